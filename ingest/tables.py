@@ -1,0 +1,207 @@
+"""Read tabular files (CSV/TSV, XLSX, JSON, JSONL) into header + located rows.
+
+Encodings: UTF-8 (with or without BOM), UTF-16 with BOM, and the CP932 /
+Shift_JIS and EUC-JP exports Japanese office software still writes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.errors import IngestError
+from ingest.values import clean_text
+
+LEDGER_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".json", ".jsonl", ".ndjson")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One data row and where it came from ("line 12", "row 7", "record 3")."""
+
+    location: str
+    values: dict[str, object]
+    error: str = ""  # set when the row itself could not be parsed (bad JSON line)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A file's header and rows, before any mapping to case fields."""
+
+    headers: list[str]
+    rows: list[Row]
+    file_format: str
+    encoding: str
+
+
+def read_table(path: Path) -> Table:
+    """Read any supported ledger file; IngestError names the file and the problem."""
+    suffix = path.suffix.lower()
+    if not path.exists():
+        raise IngestError(str(path), "file not found")
+    if suffix in (".xlsx", ".xlsm"):
+        return _read_xlsx(path)
+    if suffix == ".xls":
+        raise IngestError(str(path), "old .xls workbooks are not supported; save as .xlsx or CSV")
+    data = path.read_bytes()
+    if not data.strip():
+        raise IngestError(str(path), "the file is empty")
+    text, encoding = decode_bytes(data, str(path))
+    if suffix in (".jsonl", ".ndjson"):
+        return _read_jsonl(text, encoding)
+    if suffix == ".json":
+        return _read_json(text, encoding, str(path))
+    if suffix in (".csv", ".tsv", ".txt"):
+        return _read_delimited(
+            text, encoding, str(path), tab=suffix == ".tsv" or _looks_tabbed(text)
+        )
+    raise IngestError(
+        str(path), f"unsupported ledger type '{suffix}' (use {', '.join(LEDGER_SUFFIXES)})"
+    )
+
+
+def decode_bytes(data: bytes, path: str) -> tuple[str, str]:
+    """Decode a text file, telling CP932 from EUC-JP by which gives more real Japanese."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16"), "utf-16"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    candidates = []
+    for encoding in ("cp932", "euc_jp"):
+        try:
+            candidates.append((_japanese_share(data.decode(encoding)), encoding))
+        except UnicodeDecodeError:
+            continue
+    if not candidates:
+        raise IngestError(path, "cannot decode the text: save it as UTF-8 or Shift_JIS (CP932)")
+    _, encoding = max(candidates)
+    return data.decode(encoding), encoding
+
+
+def _japanese_share(text: str) -> float:
+    """Share of hiragana and common kanji: high for a right guess, low for mojibake."""
+    if not text:
+        return 0.0
+    good = sum(1 for ch in text if "\u3041" <= ch <= "\u309f" or "\u4e00" <= ch <= "\u9fff")
+    odd = sum(1 for ch in text if "\uff61" <= ch <= "\uff9f")  # half-width kana: cp932 misreads
+    return (good - 2 * odd) / len(text)
+
+
+def _looks_tabbed(text: str) -> bool:
+    first = text.split("\n", 1)[0]
+    return first.count("\t") > first.count(",")
+
+
+def _unique_headers(raw: list[object]) -> list[str]:
+    headers: list[str] = []
+    for i, value in enumerate(raw):
+        name = clean_text(value) or f"column{i + 1}"
+        base, n = name, 2
+        while name in headers:
+            name, n = f"{base}_{n}", n + 1
+        headers.append(name)
+    return headers
+
+
+def _read_delimited(text: str, encoding: str, path: str, tab: bool) -> Table:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t" if tab else ",")
+    headers: list[str] | None = None
+    rows: list[Row] = []
+    start = 1
+    for record in reader:
+        location, start = f"line {start}", reader.line_num + 1
+        if not any(cell.strip() for cell in record):
+            continue
+        if headers is None:
+            headers = _unique_headers(record)
+            continue
+        values: dict[str, object] = dict(zip(headers, record, strict=False))
+        error = ""
+        if len(record) > len(headers) and any(c.strip() for c in record[len(headers):]):
+            error = f"{len(record)} cells but the header has {len(headers)} columns"
+        rows.append(Row(location, values, error))
+    if headers is None:
+        raise IngestError(path, "no header row found")
+    return Table(headers, rows, "tsv" if tab else "csv", encoding)
+
+
+def _read_xlsx(path: Path) -> Table:
+    try:
+        from openpyxl import load_workbook
+
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for corrupt files
+        raise IngestError(str(path), f"not a readable Excel workbook ({exc})") from None
+    try:
+        sheet = workbook.active
+        headers: list[str] | None = None
+        rows: list[Row] = []
+        for number, record in enumerate(sheet.iter_rows(values_only=True), start=1):
+            if not any(clean_text(c) for c in record):
+                continue
+            if headers is None:
+                headers = _unique_headers(list(record))
+                continue
+            rows.append(Row(f"row {number}", dict(zip(headers, record, strict=False))))
+    finally:
+        workbook.close()
+    if headers is None:
+        raise IngestError(str(path), "the first sheet is empty")
+    return Table(headers, rows, "xlsx", "xlsx")
+
+
+def _flatten(obj: dict[str, object]) -> dict[str, object]:
+    return {
+        str(k): json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v
+        for k, v in obj.items()
+    }
+
+
+def _collect_headers(rows: list[Row]) -> list[str]:
+    seen: dict[str, None] = {}
+    for row in rows:
+        seen.update(dict.fromkeys(row.values))
+    return list(seen)
+
+
+def _read_jsonl(text: str, encoding: str) -> Table:
+    rows: list[Row] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            rows.append(Row(f"line {number}", {}, f"not valid JSON ({exc.msg})"))
+            continue
+        if not isinstance(obj, dict):
+            rows.append(Row(f"line {number}", {}, "expected a JSON object"))
+            continue
+        rows.append(Row(f"line {number}", _flatten(obj)))
+    return Table(_collect_headers(rows), rows, "jsonl", encoding)
+
+
+def _read_json(text: str, encoding: str, path: str) -> Table:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise IngestError(path, f"not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    if isinstance(data, dict):
+        lists = [v for k, v in data.items() if isinstance(v, list) and k in
+                 ("cases", "records", "data", "items", "rows", "complaints")]
+        data = lists[0] if lists else [data]
+    if not isinstance(data, list):
+        raise IngestError(path, "expected a JSON array of objects")
+    rows = [
+        Row(f"record {i}", _flatten(obj)) if isinstance(obj, dict)
+        else Row(f"record {i}", {}, "expected a JSON object")
+        for i, obj in enumerate(data, start=1)
+    ]
+    return Table(_collect_headers(rows), rows, "json", encoding)

@@ -1,0 +1,84 @@
+"""Japanese-aware tokens for the lexical index: NFKC, SudachiPy, normalised forms.
+
+Sudachi splits compounds (mode A) and gives normalised forms, so 届かない and
+届いていない both index 届く. Latin words keep their lower-cased surface
+(Sudachi would turn 'package' into パッケージ). Particles, auxiliaries,
+punctuation and a few very common words are dropped.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+
+ANALYSER_NAME = "sudachi-core-A-normalized-nfkc-v1"
+
+_DROP_POS = {"助詞", "助動詞", "補助記号", "空白", "記号"}
+_STOP_JA = {"為る", "する", "居る", "いる", "有る", "ある", "成る", "なる", "言う", "いう", "こと",
+            "もの", "よう", "これ", "それ", "あれ", "この", "その", "ため", "とき", "ところ", "れる",
+            "られる", "せる", "てる", "おる", "くる", "いく", "やる", "です", "ます", "さん", "様"}
+_STOP_EN = set(
+    "a an and are as at be been but by can could did do does for from had has have he her his i "
+    "if in into is it its me my no not of on or our she so than that the their them then there "
+    "they this to was we were what when which who will with would you your".split()
+)
+_LATIN = re.compile(r"^[0-9a-z][0-9a-z.'+#&-]*$")
+_local = threading.local()
+
+
+def normalize(text: str) -> str:
+    """NFKC (folds full-width, half-width kana and Kangxi radicals such as ⽇ into 日)."""
+    return unicodedata.normalize("NFKC", text)
+
+
+def _tokenizer():  # noqa: ANN202 - sudachipy type
+    """One Sudachi tokenizer per thread: they are not safe to share (Streamlit uses threads)."""
+    tok = getattr(_local, "tokenizer", None)
+    if tok is None:
+        from sudachipy import Dictionary
+
+        tok = Dictionary(dict="core").create()
+        _local.tokenizer = tok
+    return tok
+
+
+def tokens(text: str) -> list[str]:
+    """Content tokens of `text`, in order, for indexing and querying."""
+    from sudachipy import SplitMode
+
+    text = normalize(text).lower()
+    out: list[str] = []
+    # Sudachi caps input size; long texts are fed in pieces at line breaks.
+    for piece in _pieces(text):
+        for m in _tokenizer().tokenize(piece, SplitMode.A):
+            if m.part_of_speech()[0] in _DROP_POS:
+                continue
+            surface = m.surface()
+            token = surface if _LATIN.match(surface) else normalize(m.normalized_form()).lower()
+            if token in _STOP_JA or token in _STOP_EN or not token.strip() or _is_kana1(token):
+                continue
+            out.append(token)
+    return out
+
+
+def _is_kana1(token: str) -> bool:
+    """Single hiragana such as the さ of 高さ: noise for BM25."""
+    return len(token) == 1 and "\u3041" <= token <= "\u309f"
+
+
+def _pieces(text: str, size: int = 20000) -> list[str]:
+    if len(text) <= size:
+        return [text]
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+def fts_document(text: str) -> str:
+    """Space-joined tokens as stored in FTS5."""
+    return " ".join(tokens(text))
+
+
+def fts_query(text: str) -> str:
+    """An FTS5 OR-query over the distinct tokens of `text`; '' when nothing is searchable."""
+    distinct = dict.fromkeys(tokens(text))
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in distinct)

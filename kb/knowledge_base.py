@@ -1,0 +1,334 @@
+"""The knowledge base: one directory, one object; CLI, app, tests and benchmarks use it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ingest.chunking import chunk_text
+from ingest.ledger import LedgerRead, read_ledger, write_rejects
+from ingest.records import Case
+from kb import analyser
+from kb.embeddings import DEFAULT_MODEL, Embedder, load_embedder
+from kb.filters import Filters
+from kb.fusion import DEFAULT_FUSION
+from kb.results import SearchResult
+from kb.search import search_cases
+from kb.store import Store
+from kb.vector_index import VectorIndex
+
+DEFAULT_INDEX_DIR = "indexes/default"
+EMBED_BATCH = 256
+
+# progress(done, total, stage) -- the CLI draws a bar, the app a st.progress.
+Progress = Callable[[int, int, str], None]
+
+
+class KnowledgeBaseError(Exception):
+    """A problem the user can fix; the message says how."""
+
+
+class ModelMismatchError(KnowledgeBaseError):
+    """The base was embedded with another model than the one requested."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a knowledge base keeps its files."""
+
+    root: Path
+
+    @property
+    def database(self) -> Path:
+        return self.root / "kb.sqlite3"
+
+    @property
+    def vectors(self) -> Path:
+        return self.root / "vectors.faiss"
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did, for the CLI and the app to show."""
+
+    source: str = ""
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    embedded: int = 0  # chunk texts that had to be embedded (others reused stored vectors)
+    rejects_file: str | None = None
+    ledger: LedgerRead | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Stats:
+    cases: int
+    chunks: int
+    vectors: int
+    escalated: int
+    model: str
+    dim: int
+    analyser: str
+    schema_version: int
+    state_version: int
+    directory: str
+
+
+def resolve_index_dir(directory: str | os.PathLike[str] | None = None) -> Path:
+    return Path(directory or os.environ.get("KB_INDEX_DIR") or DEFAULT_INDEX_DIR)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def case_chunks(case: Case) -> list[tuple[str, str]]:
+    """(part, text) pieces of a case: complaint chunks are embedded, resolution is lexical only."""
+    out = [("complaint", t) for t in chunk_text(case.complaint_text())]
+    out += [("resolution", t) for t in chunk_text(case.resolution_text())]
+    return out
+
+
+class KnowledgeBase:
+    """Cases in SQLite (truth), FTS5 (lexical) and FAISS (dense, derived)."""
+
+    def __init__(self, layout: Layout, store: Store, embedder: Embedder) -> None:
+        self.layout = layout
+        self.store = store
+        self.embedder = embedder
+        self.index = VectorIndex(embedder.dim)
+        self._index_version = -1
+        self._sync_index()
+
+    # ---- opening ----
+    @classmethod
+    def open(cls, directory: str | os.PathLike[str] | None = None, model: str | None = None,
+             create: bool = True) -> KnowledgeBase:
+        """Open (or create) the base; `model` None means the model the base was built with."""
+        layout = Layout(resolve_index_dir(directory))
+        if not layout.database.exists() and not create:
+            raise KnowledgeBaseError(f"no knowledge base at {layout.root} (run `kb ingest` first)")
+        layout.root.mkdir(parents=True, exist_ok=True)
+        store = Store(layout.database)
+        try:
+            manifest = store.manifest()
+            stored = manifest.get("model")
+            wanted = model or os.environ.get("KB_EMBEDDING_MODEL") or stored or DEFAULT_MODEL
+            if stored and wanted != stored:
+                raise ModelMismatchError(
+                    f"the knowledge base at {layout.root} was built with embedding model "
+                    f"'{stored}' (dim {manifest.get('dim')}), not '{wanted}'. Run "
+                    f"`kb --index {layout.root} reindex --model {wanted}` to re-embed it with "
+                    f"'{wanted}', or drop --model / KB_EMBEDDING_MODEL to use '{stored}'."
+                )
+            if manifest.get("analyser") not in (None, analyser.ANALYSER_NAME):
+                raise KnowledgeBaseError(
+                    f"the lexical index was built with analyser '{manifest['analyser']}'; run "
+                    f"`kb --index {layout.root} reindex` to rebuild it with this version."
+                )
+            embedder = load_embedder(wanted)
+            if not stored:
+                store.set_manifest(model=embedder.name, dim=embedder.dim,
+                                   analyser=analyser.ANALYSER_NAME, created_at=_now())
+            return cls(layout, store, embedder)
+        except BaseException:
+            store.close()
+            raise
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> KnowledgeBase:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- the FAISS copy of the vectors ----
+    def _sync_index(self) -> None:
+        """Make the in-memory FAISS index reflect SQLite: load the file, or rebuild it."""
+        version = self.store.state_version()
+        if version == self._index_version:
+            return
+        loaded = VectorIndex.load(self.layout.vectors)
+        if loaded is not None and loaded[1] == version and loaded[0].dim == self.embedder.dim:
+            self.index = loaded[0]
+        else:
+            self.index = VectorIndex(self.embedder.dim)
+            for ids, vectors in self.store.iter_vectors():
+                self.index.add(ids, vectors)
+            self.index.save(self.layout.vectors, version)
+        self._index_version = version
+
+    def refresh(self) -> bool:
+        """Pick up changes another process committed; True if anything changed."""
+        before = self._index_version
+        self._sync_index()
+        return before != self._index_version
+
+    # ---- writing ----
+    def ingest_ledger(self, path: str | os.PathLike[str], overrides: dict[str, str] | None = None,
+                      skip_invalid: bool = False, progress: Progress | None = None) -> IngestReport:
+        """Read, validate and store a ledger: all rows or nothing, unless `skip_invalid`."""
+        read = read_ledger(path, overrides)
+        if not skip_invalid:
+            read.raise_for_errors()
+        report = self.ingest_cases(read.cases, progress=progress)
+        report.source, report.ledger = read.path, read
+        report.rejected = len({e.location for e in read.errors})
+        if read.errors:
+            report.rejects_file = str(write_rejects(read))
+        return report
+
+    def ingest_cases(self, cases: Iterable[Case], progress: Progress | None = None) -> IngestReport:
+        """Upsert cases in one transaction; only text that changed is embedded again."""
+        cases = list(cases)
+        report = IngestReport()
+        known = self.store.fingerprints([c.id for c in cases])
+        changed: list[Case] = []
+        for case in cases:
+            if known.get(case.id) == case.fingerprint():
+                report.unchanged += 1
+            else:
+                changed.append(case)
+                report.updated += case.id in known
+                report.new += case.id not in known
+        pieces = {case.id: case_chunks(case) for case in changed}
+        vectors = self._vectors_for(
+            [t for parts in pieces.values() for part, t in parts if part == "complaint"],
+            progress, report)
+        removed: list[int] = []
+        added_ids: list[int] = []
+        added_vectors: list[np.ndarray] = []
+        now = _now()
+        with self.store.transaction():
+            removed = self.store.delete_chunks_of([c.id for c in changed if c.id in known])
+            for n, case in enumerate(changed, start=1):
+                self.store.upsert_case(case, now)
+                for order, (part, text) in enumerate(pieces[case.id]):
+                    vector = vectors[_hash(text)] if part == "complaint" else None
+                    chunk_id = self.store.insert_chunk(case.id, part, order, text, _hash(text),
+                                                       vector, analyser.fts_document(text))
+                    if vector is not None:
+                        added_ids.append(chunk_id)
+                        added_vectors.append(vector)
+                if progress and (n % 200 == 0 or n == len(changed)):
+                    progress(n, len(changed), "store")
+        self._apply_to_index(removed, added_ids, added_vectors)
+        return report
+
+    def _vectors_for(self, texts: list[str], progress: Progress | None,
+                     report: IngestReport) -> dict[str, np.ndarray]:
+        """Vectors by text hash: stored ones reused, the rest embedded in batches."""
+        by_hash = {_hash(t): t for t in texts}
+        found = {h: np.frombuffer(blob, dtype=np.float32)
+                 for h, blob in self.store.vectors_by_hash(list(by_hash)).items()}
+        todo = [(h, t) for h, t in by_hash.items() if h not in found]
+        report.embedded = len(todo)
+        for start in range(0, len(todo), EMBED_BATCH):
+            batch = todo[start : start + EMBED_BATCH]
+            matrix = self.embedder.encode_documents([t for _, t in batch])
+            found.update(zip([h for h, _ in batch], matrix, strict=True))
+            if progress:
+                progress(min(start + EMBED_BATCH, len(todo)), len(todo), "embed")
+        return found
+
+    def _apply_to_index(self, removed: list[int], ids: list[int],
+                        vectors: list[np.ndarray]) -> None:
+        if self._index_version != self.store.state_version() - 1:
+            self._index_version = -1  # another writer got in between: rebuild from SQLite
+            self._sync_index()
+            return
+        self.index.remove(removed)
+        if ids:
+            self.index.add(np.asarray(ids, np.int64), np.vstack(vectors))
+        version = self.store.state_version()
+        self.index.save(self.layout.vectors, version)
+        self._index_version = version
+
+    def delete_cases(self, ids: list[str]) -> int:
+        """Remove cases from SQLite, FTS5 and FAISS alike; returns how many existed."""
+        with self.store.transaction():
+            deleted, removed = self.store.delete_cases(ids)
+        self._apply_to_index(removed, [], [])
+        return deleted
+
+    def reindex(self, model: str | None = None, progress: Progress | None = None) -> None:
+        """Re-embed every chunk (optionally with another model) and re-tokenise FTS5."""
+        embedder = load_embedder(model) if model else self.embedder
+        rows = [r for batch in self.store.iter_chunk_texts() for r in batch]
+        complaint = [(cid, text) for cid, part, text in rows if part == "complaint"]
+        vectors: list[np.ndarray] = []
+        for start in range(0, len(complaint), EMBED_BATCH):
+            batch = complaint[start : start + EMBED_BATCH]
+            vectors.extend(embedder.encode_documents([t for _, t in batch]))
+            if progress:
+                progress(min(start + EMBED_BATCH, len(complaint)), len(complaint), "embed")
+        with self.store.transaction() as db:
+            db.executemany("UPDATE chunks SET vector = ? WHERE id = ?",
+                           [(np.asarray(v, np.float32).tobytes(), cid)
+                            for (cid, _), v in zip(complaint, vectors, strict=True)])
+            db.execute("DELETE FROM chunks_fts")
+            for cid, part, text in rows:
+                tokens = analyser.fts_document(text)
+                primary, secondary = (tokens, "") if part == "complaint" else ("", tokens)
+                db.execute("INSERT INTO chunks_fts (rowid, primary_text, secondary_text) "
+                           "VALUES (?, ?, ?)", (cid, primary, secondary))
+            self.store.set_manifest(model=embedder.name, dim=embedder.dim,
+                                    analyser=analyser.ANALYSER_NAME)
+        self.embedder = embedder
+        self._index_version = -1
+        self._sync_index()
+
+    # ---- reading ----
+    def search(self, query: str, top_k: int = 10, mode: str = "hybrid",
+               filters: Filters | None = None, fusion: str = DEFAULT_FUSION) -> SearchResult:
+        self._sync_index()
+        return search_cases(self.store, self.index, self.embedder, query, top_k, mode,
+                            filters, fusion)
+
+    def search_many(self, queries: list[str], top_k: int = 10, mode: str = "hybrid",
+                    filters: Filters | None = None, fusion: str = DEFAULT_FUSION,
+                    progress: Progress | None = None) -> list[SearchResult]:
+        """Many queries, embedded in batches (the batch CLI and `kb eval`)."""
+        self._sync_index()
+        vectors: np.ndarray | list[None] = [None] * len(queries)
+        if mode != "lexical" and queries:
+            vectors = np.vstack([self.embedder.encode_queries(queries[s : s + EMBED_BATCH])
+                                 for s in range(0, len(queries), EMBED_BATCH)])
+        results = []
+        for n, (query, vector) in enumerate(zip(queries, vectors, strict=True), start=1):
+            results.append(search_cases(self.store, self.index, self.embedder, query, top_k,
+                                        mode, filters, fusion, query_vector=vector))
+            if progress and (n % 50 == 0 or n == len(queries)):
+                progress(n, len(queries), "search")
+        return results
+
+    def get_case(self, case_id: str) -> Case | None:
+        return self.store.get_cases([case_id]).get(case_id)
+
+    def stats(self) -> Stats:
+        manifest = self.store.manifest()
+        counts = self.store.counts()
+        return Stats(**counts, model=self.embedder.name, dim=self.embedder.dim,
+                     analyser=manifest.get("analyser", ""),
+                     schema_version=int(manifest.get("schema_version", 0)),
+                     state_version=self.store.state_version(), directory=str(self.layout.root))
+
+    def facets(self) -> dict[str, list[tuple[str, int]]]:
+        """Values present for each filterable field, most common first (for filter widgets)."""
+        return {name: self.store.distinct(name) for name in ("category", "product", "channel")}
+
+    def date_range(self) -> tuple[str | None, str | None]:
+        return self.store.date_range()

@@ -1,0 +1,86 @@
+"""SQLite schema as numbered migrations; the manifest table records which ran."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+
+
+
+def m001_initial() -> str:
+    """Cases, their chunks (with vectors), the FTS5 index over chunk tokens."""
+    return """
+        CREATE TABLE IF NOT EXISTS manifest (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE cases (
+            id TEXT PRIMARY KEY,
+            date TEXT,
+            title TEXT NOT NULL DEFAULT '',
+            content TEXT NOT NULL,
+            customer_request TEXT NOT NULL DEFAULT '',
+            cause TEXT NOT NULL DEFAULT '',
+            response TEXT NOT NULL DEFAULT '',
+            prevention TEXT NOT NULL DEFAULT '',
+            category TEXT NOT NULL DEFAULT '',
+            product TEXT NOT NULL DEFAULT '',
+            channel TEXT NOT NULL DEFAULT '',
+            severity TEXT NOT NULL DEFAULT '',
+            escalated INTEGER,
+            status TEXT NOT NULL DEFAULT '',
+            metadata TEXT NOT NULL DEFAULT '{}',
+            source TEXT NOT NULL DEFAULT '',
+            fingerprint TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX cases_date ON cases(date);
+        CREATE INDEX cases_category ON cases(category);
+        CREATE INDEX cases_product ON cases(product);
+        CREATE INDEX cases_channel ON cases(channel);
+        -- AUTOINCREMENT: chunk ids are FAISS ids and must never be reused.
+        CREATE TABLE chunks (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            case_id TEXT NOT NULL REFERENCES cases(id),
+            part TEXT NOT NULL,            -- 'complaint' or 'resolution'
+            ord INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            text_hash TEXT NOT NULL,
+            vector BLOB                     -- float32, unit length; NULL when not embedded
+        );
+        CREATE INDEX chunks_case ON chunks(case_id);
+        CREATE INDEX chunks_hash ON chunks(text_hash);
+        -- Tokens come pre-segmented by kb.analyser; column 0 = complaint text,
+        -- column 1 = resolution text (weighted lower at query time).
+        CREATE VIRTUAL TABLE chunks_fts USING fts5(
+            primary_text, secondary_text, tokenize = 'unicode61 remove_diacritics 0'
+        );
+    """
+
+
+MIGRATIONS: list[Callable[[], str]] = [m001_initial]
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Run the migrations this database has not seen yet, each in its own transaction.
+
+    `db` must be in autocommit mode (isolation_level=None).
+    """
+    db.execute("CREATE TABLE IF NOT EXISTS manifest (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    row = db.execute("SELECT value FROM manifest WHERE key = 'schema_version'").fetchone()
+    current = int(row[0]) if row else 0
+    if current > len(MIGRATIONS):
+        raise RuntimeError(
+            f"this knowledge base has schema version {current}, newer than this program "
+            f"understands ({len(MIGRATIONS)}); upgrade the program"
+        )
+    for number, migration in enumerate(MIGRATIONS[current:], start=current + 1):
+        # One script = one transaction (executescript would commit a pending one first).
+        script = (f"BEGIN IMMEDIATE;\n{migration()}\nINSERT OR REPLACE INTO manifest "
+                  f"VALUES ('schema_version', '{number}');\nCOMMIT;")
+        try:
+            db.executescript(script)
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,139 @@
+"""Hybrid search over cases: dense (FAISS) and lexical (FTS5 BM25) candidates, fused.
+
+Both halves see the same filters inside their own query (SQL WHERE, FAISS ID
+selector), so filters act before the top-k cut. Every candidate gets both raw
+scores (the missing half is computed exactly), so fusion compares like with like.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from kb import analyser
+from kb.embeddings import Embedder
+from kb.filters import Filters
+from kb.fusion import DEFAULT_FUSION, fuse
+from kb.results import MODES, CaseHit, SearchResult
+from kb.store import Store
+from kb.vector_index import VectorIndex
+
+# Resolution text (cause/response/prevention) counts less than what the customer said.
+FTS_WEIGHTS = (1.0, 0.4)
+_SHOWN_FIELDS = ("title", "content", "customer_request", "cause", "response", "prevention")
+
+
+def search_cases(
+    store: Store,
+    index: VectorIndex,
+    embedder: Embedder,
+    query: str,
+    top_k: int = 10,
+    mode: str = "hybrid",
+    filters: Filters | None = None,
+    fusion: str = DEFAULT_FUSION,
+    query_vector: np.ndarray | None = None,
+) -> SearchResult:
+    """Rank past cases for a free-text complaint; see module docstring."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode '{mode}' (choose from {', '.join(MODES)})")
+    started = time.perf_counter()
+    filters = filters or Filters()
+    query = query.strip()
+    if not query or top_k <= 0:
+        return SearchResult(query, mode, [], 0.0)
+    depth = max(100, 5 * top_k)
+    match = analyser.fts_query(query)
+
+    dense: dict[str, float] = {}
+    dense_chunk: dict[str, int] = {}
+    qvec = None
+    if mode in ("hybrid", "dense"):
+        qvec = query_vector if query_vector is not None else embedder.encode_queries([query])[0]
+        allowed = None if filters.is_empty() else store.allowed_vector_chunks(filters)
+        scores, ids = index.search(qvec, depth, allowed)
+        owners = store.chunk_owners(ids.tolist())
+        for score, cid in zip(scores.tolist(), ids.tolist(), strict=True):
+            case_id = owners[cid][0] if cid in owners else None
+            if case_id is not None and score > dense.get(case_id, -np.inf):
+                dense[case_id], dense_chunk[case_id] = score, cid
+
+    lexical: dict[str, float] = {}
+    lexical_chunk: dict[str, int] = {}
+    if mode in ("hybrid", "lexical"):
+        rows = store.lexical_search(match, depth, filters, FTS_WEIGHTS)
+        owners = store.chunk_owners([cid for cid, _ in rows])
+        for cid, score in rows:
+            case_id = owners[cid][0]
+            if score > lexical.get(case_id, -np.inf):
+                lexical[case_id], lexical_chunk[case_id] = score, cid
+
+    if mode == "hybrid":
+        candidates = list(dict.fromkeys([*dense, *lexical]))
+        _complete_dense(store, index, qvec, [c for c in candidates if c not in dense], dense)
+        _complete_lexical(store, match, [c for c in candidates if c not in lexical], lexical)
+        d = np.array([dense.get(c, 0.0) for c in candidates])
+        lx = np.array([lexical.get(c, 0.0) for c in candidates])
+        fused = fuse(fusion, d, lx) if candidates else np.zeros(0)
+        ranked = [candidates[i] for i in np.argsort(-fused, kind="stable")[:top_k]]
+        final = dict(zip(candidates, fused.tolist(), strict=True))
+    else:
+        source = dense if mode == "dense" else lexical
+        ranked = sorted(source, key=source.get, reverse=True)[:top_k]
+        final = source
+
+    cases = store.get_cases(ranked)
+    best = store.chunk_owners([c for c in (dense_chunk.get(r) or lexical_chunk.get(r)
+                                           for r in ranked) if c is not None])
+    query_terms = set(analyser.tokens(query))
+    hits: list[CaseHit] = []
+    for case_id in ranked:
+        case = cases[case_id]
+        chunk = dense_chunk.get(case_id) or lexical_chunk.get(case_id)
+        terms, where = _matches(case, query_terms)
+        hits.append(CaseHit(
+            case=case, score=float(final[case_id]),
+            dense_score=dense.get(case_id), lexical_score=lexical.get(case_id),
+            best_chunks=[best[chunk][2]] if chunk in best else [],
+            matched_terms=terms, matched_fields=where))
+    return SearchResult(query, mode, hits, (time.perf_counter() - started) * 1000)
+
+
+def _complete_dense(store: Store, index: VectorIndex, qvec: np.ndarray | None,
+                    case_ids: list[str], dense: dict[str, float]) -> None:
+    """Exact cosine for candidates only the lexical half found."""
+    if qvec is None or not case_ids:
+        return
+    owned = store.chunks_of(case_ids, with_vector=True)
+    for case_id, chunk_ids in owned.items():
+        dense[case_id] = float((index.vectors_for(chunk_ids) @ qvec).max())
+
+
+def _complete_lexical(store: Store, match: str, case_ids: list[str],
+                      lexical: dict[str, float]) -> None:
+    """Exact BM25 for candidates only the dense half found (0 when no term occurs)."""
+    if not match or not case_ids:
+        return
+    chunk_case = {cid: case_id for case_id, ids in store.chunks_of(case_ids).items()
+                  for cid in ids}
+    for cid, score in store.lexical_scores_of(match, list(chunk_case), FTS_WEIGHTS).items():
+        case_id = chunk_case[cid]
+        lexical[case_id] = max(score, lexical.get(case_id, 0.0))
+
+
+def _matches(case: object, query_terms: set[str]) -> tuple[list[str], list[str]]:
+    """Query terms found in the case, and the fields they were found in."""
+    terms: dict[str, None] = {}
+    where: list[str] = []
+    if not query_terms:
+        return [], []
+    for name in _SHOWN_FIELDS:
+        text = getattr(case, name)
+        if not text:
+            continue
+        found = query_terms.intersection(analyser.tokens(text))
+        if found:
+            where.append(name)
+            terms.update(dict.fromkeys(sorted(found)))
+    return list(terms), where
