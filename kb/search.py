@@ -8,6 +8,7 @@ scores (the missing half is computed exactly), so fusion compares like with like
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -46,42 +47,21 @@ def search_cases(
     depth = max(100, 5 * top_k)
     match = analyser.fts_query(query)
 
-    dense: dict[str, float] = {}
-    dense_chunk: dict[str, int] = {}
     qvec = None
-    if mode in ("hybrid", "dense"):
+    if mode != "lexical":
         qvec = query_vector if query_vector is not None else embedder.encode_queries([query])[0]
-        allowed = None if filters.is_empty() else store.allowed_vector_chunks(filters)
-        scores, ids = index.search(qvec, depth, allowed)
-        owners = store.chunk_owners(ids.tolist())
-        for score, cid in zip(scores.tolist(), ids.tolist(), strict=True):
-            case_id = owners[cid][0] if cid in owners else None
-            if case_id is not None and score > dense.get(case_id, -np.inf):
-                dense[case_id], dense_chunk[case_id] = score, cid
-
-    lexical: dict[str, float] = {}
-    lexical_chunk: dict[str, int] = {}
-    if mode in ("hybrid", "lexical"):
-        rows = store.lexical_search(match, depth, filters, FTS_WEIGHTS)
-        owners = store.chunk_owners([cid for cid, _ in rows])
-        for cid, score in rows:
-            case_id = owners[cid][0]
-            if score > lexical.get(case_id, -np.inf):
-                lexical[case_id], lexical_chunk[case_id] = score, cid
-
+    found = gather(store, index, qvec, match, depth, filters, mode)
     if mode == "hybrid":
-        candidates = list(dict.fromkeys([*dense, *lexical]))
-        _complete_dense(store, index, qvec, [c for c in candidates if c not in dense], dense)
-        _complete_lexical(store, match, [c for c in candidates if c not in lexical], lexical)
-        d = np.array([dense.get(c, 0.0) for c in candidates])
-        lx = np.array([lexical.get(c, 0.0) for c in candidates])
+        candidates, d, lx = found.complete(store, index, qvec, match)
         fused = fuse(fusion, d, lx) if candidates else np.zeros(0)
         ranked = [candidates[i] for i in np.argsort(-fused, kind="stable")[:top_k]]
         final = dict(zip(candidates, fused.tolist(), strict=True))
     else:
-        source = dense if mode == "dense" else lexical
+        source = found.dense if mode == "dense" else found.lexical
         ranked = sorted(source, key=source.get, reverse=True)[:top_k]
         final = source
+    dense, lexical = found.dense, found.lexical
+    dense_chunk, lexical_chunk = found.dense_chunk, found.lexical_chunk
 
     cases = store.get_cases(ranked)
     best = store.chunk_owners([c for c in (dense_chunk.get(r) or lexical_chunk.get(r)
@@ -98,6 +78,50 @@ def search_cases(
             best_chunks=[best[chunk][2]] if chunk in best else [],
             matched_terms=terms, matched_fields=where))
     return SearchResult(query, mode, hits, (time.perf_counter() - started) * 1000)
+
+
+@dataclass
+class Candidates:
+    """Per-case best scores (and best chunk) from each half of the search."""
+
+    dense: dict[str, float] = field(default_factory=dict)
+    lexical: dict[str, float] = field(default_factory=dict)
+    dense_chunk: dict[str, int] = field(default_factory=dict)
+    lexical_chunk: dict[str, int] = field(default_factory=dict)
+
+    def complete(self, store: Store, index: VectorIndex, qvec: np.ndarray | None,
+                 match: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Union of candidates with both scores filled in exactly, as aligned arrays."""
+        candidates = list(dict.fromkeys([*self.dense, *self.lexical]))
+        _complete_dense(store, index, qvec, [c for c in candidates if c not in self.dense],
+                        self.dense)
+        _complete_lexical(store, match, [c for c in candidates if c not in self.lexical],
+                          self.lexical)
+        d = np.array([self.dense.get(c, 0.0) for c in candidates])
+        lx = np.array([self.lexical.get(c, 0.0) for c in candidates])
+        return candidates, d, lx
+
+
+def gather(store: Store, index: VectorIndex, qvec: np.ndarray | None, match: str, depth: int,
+           filters: Filters, mode: str) -> Candidates:
+    """Top chunks from FAISS and/or FTS5 (filters applied inside each), grouped per case."""
+    found = Candidates()
+    if mode in ("hybrid", "dense") and qvec is not None:
+        allowed = None if filters.is_empty() else store.allowed_vector_chunks(filters)
+        scores, ids = index.search(qvec, depth, allowed)
+        owners = store.chunk_owners(ids.tolist())
+        for score, cid in zip(scores.tolist(), ids.tolist(), strict=True):
+            case_id = owners[cid][0] if cid in owners else None
+            if case_id is not None and score > found.dense.get(case_id, -np.inf):
+                found.dense[case_id], found.dense_chunk[case_id] = score, cid
+    if mode in ("hybrid", "lexical"):
+        rows = store.lexical_search(match, depth, filters, FTS_WEIGHTS)
+        owners = store.chunk_owners([cid for cid, _ in rows])
+        for cid, score in rows:
+            case_id = owners[cid][0]
+            if score > found.lexical.get(case_id, -np.inf):
+                found.lexical[case_id], found.lexical_chunk[case_id] = score, cid
+    return found
 
 
 def _complete_dense(store: Store, index: VectorIndex, qvec: np.ndarray | None,

@@ -1,0 +1,303 @@
+"""`kb` command line: a thin layer over KnowledgeBase that turns errors into messages."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+
+from ingest.errors import IngestError
+from ingest.tables import LEDGER_SUFFIXES
+from kb.embeddings import EmbedderError
+from kb.evaluate import load_qrels, load_queries, mean_metrics
+from kb.filters import Filters
+from kb.fusion import DEFAULT_FUSION, FUSIONS
+from kb.knowledge_base import KnowledgeBase, KnowledgeBaseError, Progress
+from kb.results import MODES, SearchResult
+
+_LABELS = {"cause": "原因 cause", "response": "対応 response", "prevention": "再発防止策 prevention"}
+
+
+def _progress_bar(desc: str) -> tuple[Progress, object]:
+    """A tqdm bar on stderr, advanced by the core's progress callback."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, desc=desc, unit="item", file=sys.stderr, leave=False,
+               disable=not sys.stderr.isatty())
+    state = {"stage": ""}
+
+    def update(done: int, total: int, stage: str) -> None:
+        if stage != state["stage"]:
+            state["stage"] = stage
+            bar.reset(total=total)
+            bar.set_description(f"{desc}: {stage}")
+        bar.n = done
+        bar.refresh()
+
+    return update, bar
+
+
+class Context:
+    def __init__(self, index: str | None, model: str | None) -> None:
+        self.index, self.model = index, model
+
+    def open(self, create: bool = False) -> KnowledgeBase:
+        try:
+            return KnowledgeBase.open(self.index, model=self.model, create=create)
+        except (KnowledgeBaseError, EmbedderError) as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group()
+@click.option("--index", envvar="KB_INDEX_DIR", default=None, metavar="DIR",
+              help="Knowledge-base directory [env KB_INDEX_DIR; default indexes/default].")
+@click.option("--model", envvar="KB_EMBEDDING_MODEL", default=None,
+              help="Embedding model: use-multilingual-v3 (default) or a sentence-transformers "
+                   "id/path [env KB_EMBEDDING_MODEL].")
+@click.pass_context
+def main(ctx: click.Context, index: str | None, model: str | None) -> None:
+    """Complaint knowledge base (クレーム事例ナレッジベース)."""
+    ctx.obj = Context(index, model)
+
+
+def _ledger_files(paths: tuple[str, ...]) -> Iterator[Path]:
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.suffix.lower() in LEDGER_SUFFIXES
+                              and not p.name.endswith(".rejected.csv"))
+        else:
+            yield path
+
+
+def _parse_maps(maps: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in maps:
+        field, sep, column = item.partition("=")
+        if not sep or not field.strip() or not column.strip():
+            raise click.BadParameter(f"'{item}' is not FIELD=COLUMN", param_hint="--map")
+        out[field.strip()] = column.strip()
+    return out
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--map", "maps", multiple=True, metavar="FIELD=COLUMN",
+              help="Map a case field to a column, e.g. --map content=本文 (repeatable).")
+@click.option("--skip-invalid", is_flag=True,
+              help="Ingest the valid rows and write rejected rows to NAME.rejected.csv.")
+@click.pass_obj
+def ingest(obj: Context, paths: tuple[str, ...], maps: tuple[str, ...], skip_invalid: bool) -> None:
+    """Ingest complaint ledgers (CSV/TSV/XLSX/JSON/JSONL), files or folders."""
+    overrides = _parse_maps(maps)
+    failed = 0
+    with obj.open(create=True) as kb:
+        for path in _ledger_files(paths):
+            update, bar = _progress_bar(path.name)
+            try:
+                report = kb.ingest_ledger(path, overrides, skip_invalid, progress=update)
+            except IngestError as exc:
+                failed += 1
+                click.echo(f"error: {exc}", err=True)
+                continue
+            finally:
+                bar.close()
+            ledger = report.ledger
+            assert ledger is not None
+            mapping = ", ".join(f"{col}→{field}" for field, col in ledger.mapping.items())
+            click.echo(f"{path}: {report.new} new, {report.updated} updated, "
+                       f"{report.unchanged} unchanged, {report.rejected} rejected "
+                       f"({ledger.file_format}, {ledger.encoding})")
+            click.echo(f"  columns: {mapping}")
+            if ledger.metadata_columns:
+                click.echo(f"  kept as metadata: {', '.join(ledger.metadata_columns)}")
+            if report.rejects_file:
+                click.echo(f"  rejected rows written to {report.rejects_file}:")
+                for error in ledger.errors[:10]:
+                    click.echo(f"    - {error}")
+                if len(ledger.errors) > 10:
+                    click.echo(f"    ... and {len(ledger.errors) - 10} more")
+        stats = kb.stats()
+    click.echo(f"knowledge base {stats.directory}: {stats.cases} cases, {stats.chunks} chunks")
+    if failed:
+        raise SystemExit(1)
+
+
+def _filters(date_from: str | None, date_to: str | None, category: tuple[str, ...],
+             product: tuple[str, ...], channel: tuple[str, ...],
+             escalated: bool | None) -> Filters:
+    from ingest.values import parse_date
+
+    try:
+        start, end = parse_date(date_from), parse_date(date_to)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return Filters(start, end, category, product, channel, escalated)
+
+
+def _print_result(result: SearchResult) -> None:
+    if not result.hits:
+        click.echo("該当する過去事例はありません / no matching past cases")
+        return
+    for rank, hit in enumerate(result.hits, start=1):
+        case = hit.case
+        flag = " [二次クレーム/escalated]" if case.escalated else ""
+        facts = " / ".join(x for x in (case.date, case.category, case.product, case.channel) if x)
+        click.echo(f"{rank:>2}. {case.id}  score {hit.score:.3f}  {facts}{flag}")
+        if case.title:
+            click.echo(f"    件名 title: {case.title}")
+        click.echo(f"    内容 complaint: {_short(case.content)}")
+        for name, label in _LABELS.items():
+            if value := getattr(case, name):
+                click.echo(f"    {label}: {_short(value)}")
+        if hit.matched_terms:
+            click.echo(f"    matched: {', '.join(hit.matched_terms)} "
+                       f"(in {', '.join(hit.matched_fields)})")
+    click.echo(f"({len(result.hits)} cases, {result.mode}, {result.took_ms:.0f} ms)")
+
+
+def _short(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@main.command()
+@click.argument("query", required=False)
+@click.option("--batch", type=click.Path(exists=True, dir_okay=False),
+              help="JSON lines {\"_id\", \"text\"} (or id/query); one JSON line out per query.")
+@click.option("--top-k", "-k", default=10, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
+@click.option("--fusion", type=click.Choice(FUSIONS), default=DEFAULT_FUSION, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.option("--from", "date_from", help="Cases on or after this date.")
+@click.option("--to", "date_to", help="Cases on or before this date.")
+@click.option("--category", multiple=True, help="Only these categories (分類); repeatable.")
+@click.option("--product", multiple=True, help="Only these products (商品); repeatable.")
+@click.option("--channel", multiple=True, help="Only these channels (受付経路); repeatable.")
+@click.option("--escalated/--not-escalated", default=None,
+              help="Only escalated (二次クレーム) cases, or only non-escalated ones.")
+@click.pass_obj
+def search(obj: Context, query: str | None, batch: str | None, top_k: int, mode: str,
+           fusion: str, as_json: bool, date_from: str | None, date_to: str | None,
+           category: tuple[str, ...], product: tuple[str, ...], channel: tuple[str, ...],
+           escalated: bool | None) -> None:
+    """Find past cases similar to QUERY (or to each line of --batch)."""
+    if bool(query) == bool(batch):
+        raise click.UsageError("give either a QUERY or --batch FILE")
+    filters = _filters(date_from, date_to, category, product, channel, escalated)
+    with obj.open() as kb:
+        if batch:
+            try:
+                queries = load_queries(batch)
+            except ValueError as exc:
+                raise click.ClickException(str(exc)) from None
+            results = kb.search_many([q.text for q in queries], top_k, mode, filters, fusion)
+            for q, result in zip(queries, results, strict=True):
+                hits = [{"id": h.case.id, "score": round(h.score, 6)} for h in result.hits]
+                click.echo(json.dumps({"query_id": q.id, "hits": hits}, ensure_ascii=False))
+            return
+        assert query is not None
+        result = kb.search(query, top_k, mode, filters, fusion)
+    if as_json:
+        click.echo(json.dumps({"query": result.query, "mode": result.mode,
+                               "took_ms": round(result.took_ms, 2),
+                               "hits": [h.to_dict() for h in result.hits]},
+                              ensure_ascii=False, indent=2))
+    else:
+        _print_result(result)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def stats(obj: Context, as_json: bool) -> None:
+    """Show what the knowledge base holds."""
+    with obj.open() as kb:
+        stats_, facets, dates = kb.stats(), kb.facets(), kb.date_range()
+    if as_json:
+        click.echo(json.dumps({**stats_.__dict__, "facets": facets, "date_range": dates},
+                              ensure_ascii=False, indent=2))
+        return
+    for key, value in stats_.__dict__.items():
+        click.echo(f"{key:>15}: {value}")
+    click.echo(f"{'dates':>15}: {dates[0]} .. {dates[1]}")
+    for name, values in facets.items():
+        shown = ", ".join(f"{v} ({n})" for v, n in values[:12])
+        click.echo(f"{name:>15}: {shown}{' …' if len(values) > 12 else ''}")
+
+
+@main.command()
+@click.argument("ids", nargs=-1, required=True)
+@click.pass_obj
+def delete(obj: Context, ids: tuple[str, ...]) -> None:
+    """Delete cases by id (from SQLite, FTS5 and FAISS)."""
+    with obj.open() as kb:
+        deleted = kb.delete_cases(list(ids))
+    click.echo(f"deleted {deleted} of {len(ids)} case(s)")
+    if deleted < len(ids):
+        raise SystemExit(1)
+
+
+@main.command()
+@click.option("--model", "new_model", default=None,
+              help="Re-embed with this model (default: the base's own model).")
+@click.pass_obj
+def reindex(obj: Context, new_model: str | None) -> None:
+    """Re-embed every case and rebuild the lexical index (e.g. to change model)."""
+    try:
+        kb = KnowledgeBase.open(obj.index, model=None, create=False)
+    except (KnowledgeBaseError, EmbedderError) as exc:
+        raise click.ClickException(str(exc)) from None
+    with kb:
+        update, bar = _progress_bar("reindex")
+        try:
+            kb.reindex(new_model or obj.model, progress=update)
+        except EmbedderError as exc:
+            raise click.ClickException(str(exc)) from None
+        finally:
+            bar.close()
+        stats_ = kb.stats()
+    click.echo(f"reindexed {stats_.chunks} chunks with {stats_.model} (dim {stats_.dim})")
+
+
+@main.command(name="eval")
+@click.option("--queries", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--qrels", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--modes", default=",".join(MODES), show_default=True)
+@click.option("--fusion", type=click.Choice(FUSIONS), default=DEFAULT_FUSION, show_default=True)
+@click.option("--limit", type=int, default=None, help="Only the first N queries.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def evaluate(obj: Context, queries: str, qrels: str, modes: str, fusion: str,
+             limit: int | None, as_json: bool) -> None:
+    """Recall@1/5/10, MRR@10 and nDCG@10 per search mode."""
+    judged = load_qrels(qrels)
+    items = [q for q in load_queries(queries) if q.id in judged][:limit]
+    if not items:
+        raise click.ClickException("no query in --queries has a judgment in --qrels")
+    table: dict[str, dict[str, float]] = {}
+    with obj.open() as kb:
+        for mode in [m.strip() for m in modes.split(",") if m.strip()]:
+            if mode not in MODES:
+                raise click.BadParameter(f"unknown mode '{mode}'", param_hint="--modes")
+            update, bar = _progress_bar(mode)
+            results = kb.search_many([q.text for q in items], 10, mode, fusion=fusion,
+                                     progress=update)
+            bar.close()
+            runs = {q.id: [h.case.id for h in r.hits] for q, r in zip(items, results, strict=True)}
+            table[mode] = mean_metrics(runs, judged)
+    if as_json:
+        click.echo(json.dumps({"queries": len(items), "fusion": fusion, "metrics": table}))
+        return
+    names = list(next(iter(table.values())))
+    click.echo(f"{len(items)} queries, fusion={fusion}")
+    click.echo(f"{'mode':<8}" + "".join(f"{n:>10}" for n in names))
+    for mode, values in table.items():
+        click.echo(f"{mode:<8}" + "".join(f"{values[n]:>10.4f}" for n in names))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
