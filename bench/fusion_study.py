@@ -9,6 +9,7 @@ gathered once per query, then each fusion is scored by nDCG@10 against qrels.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -17,12 +18,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kb import KnowledgeBase  # noqa: E402
-from kb.analyser import fts_query  # noqa: E402
-from kb.evaluate import load_qrels, load_queries, mean_metrics  # noqa: E402
-from kb.filters import Filters  # noqa: E402
-from kb.fusion import adaptive, rrf, zscores, zsum  # noqa: E402
-from kb.search import gather  # noqa: E402
+from kb import KnowledgeBase
+from kb.analyser import fts_query
+from kb.evaluate import load_qrels, load_queries, mean_metrics
+from kb.filters import Filters
+from kb.fusion import adaptive, rrf, zscores, zsum
+from kb.search import gather
 
 Fusion = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -30,9 +31,9 @@ VARIANTS: dict[str, Fusion] = {
     "dense": lambda d, lx: d,
     "lexical": lambda d, lx: lx,
     "rrf": rrf,
-    **{f"zsum a={a}": (lambda a: lambda d, lx: zsum(d, lx, a))(a)
+    **{f"zsum a={a}": functools.partial(zsum, dense_weight=a)
        for a in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)},
-    **{f"adaptive p={p}": (lambda p: lambda d, lx: adaptive(d, lx, p))(p)
+    **{f"adaptive p={p}": functools.partial(adaptive, dense_prior=p)
        for p in (0.3, 0.4, 0.5)},
 }
 
@@ -63,7 +64,7 @@ def _minmax(d: np.ndarray, lx: np.ndarray, a: float) -> np.ndarray:
 
 VARIANTS.update({f"gap p={p}": _weighted(_gap, p) for p in (0.3, 0.4, 0.5)})
 VARIANTS.update({f"top3 p={p}": _weighted(_top3, p) for p in (0.3, 0.4, 0.5)})
-VARIANTS.update({f"minmax a={a}": (lambda a: lambda d, lx: _minmax(d, lx, a))(a)
+VARIANTS.update({f"minmax a={a}": functools.partial(_minmax, a=a)
                  for a in (0.3, 0.5)})
 
 
@@ -83,14 +84,14 @@ def main() -> None:
         match = fts_query(q.text)
         found = gather(kb.store, kb.index, qvec, match, 100, Filters(), "hybrid")
         pools.append(found.complete(kb.store, kb.index, qvec, match))
-    print(f"{len(queries)} queries, {kb.stats().cases} cases, model {kb.embedder.name}")  # noqa: T201
+    print(f"{len(queries)} queries, {kb.stats().cases} cases, model {kb.embedder.name}")
     for name, fusion in VARIANTS.items():
         runs = {}
         for q, (ids, d, lx) in zip(queries, pools, strict=True):
             order = np.argsort(-fusion(d, lx), kind="stable")[:10] if ids else []
             runs[q.id] = [ids[i] for i in order]
         m = mean_metrics(runs, qrels)
-        print(f"{name:<16} nDCG@10 {m['nDCG@10']:.4f}  R@1 {m['Recall@1']:.4f}  "  # noqa: T201
+        print(f"{name:<16} nDCG@10 {m['nDCG@10']:.4f}  R@1 {m['Recall@1']:.4f}  "
               f"R@10 {m['Recall@10']:.4f}  MRR@10 {m['MRR@10']:.4f}")
 
 

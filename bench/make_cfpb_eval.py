@@ -27,7 +27,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     if not SOURCE.exists():
-        print(f"skip: {SOURCE} is absent", file=sys.stderr)  # noqa: T201
+        print(f"skip: {SOURCE} is absent", file=sys.stderr)
         return 2
     with SOURCE.open(encoding="utf-8", newline="") as handle:
         rows = [r for r in csv.DictReader(handle) if r["Consumer complaint narrative"].strip()]
@@ -53,7 +53,7 @@ def main() -> int:
             q.write(json.dumps({"_id": row["Complaint ID"],
                                 "text": row["Consumer complaint narrative"]}) + "\n")
             r.writelines(f"{row['Complaint ID']}\t{doc}\t1\n" for doc in relevant)
-    print(f"{len(corpus)} corpus rows, {kept} judged queries -> {args.out}")  # noqa: T201
+    print(f"{len(corpus)} corpus rows, {kept} judged queries -> {args.out}")
     return 0
 
 

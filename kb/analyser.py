@@ -18,10 +18,12 @@ _DROP_POS = {"助詞", "助動詞", "補助記号", "空白", "記号"}
 _STOP_JA = {"為る", "する", "居る", "いる", "有る", "ある", "成る", "なる", "言う", "いう", "こと",
             "もの", "よう", "これ", "それ", "あれ", "この", "その", "ため", "とき", "ところ", "れる",
             "られる", "せる", "てる", "おる", "くる", "いく", "やる", "です", "ます", "さん", "様"}
-_STOP_EN = set(
-    "a an and are as at be been but by can could did do does for from had has have he her his i "
-    "if in into is it its me my no not of on or our she so than that the their them then there "
-    "they this to was we were what when which who will with would you your".split()
+_STOP_EN = frozenset(
+    """
+    a an and are as at be been but by can could did do does for from had has have he her
+    his i if in into is it its me my no not of on or our she so than that the their them
+    then there they this to was we were what when which who will with would you your
+    """.split()  # noqa: SIM905 - a word list reads better as text
 )
 _LATIN = re.compile(r"^[0-9a-z][0-9a-z.'+#&-]*$")
 _local = threading.local()
@@ -32,7 +34,7 @@ def normalize(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
-def _tokenizer():  # noqa: ANN202 - sudachipy type
+def _tokenizer():
     """One Sudachi tokenizer per thread: they are not safe to share (Streamlit uses threads)."""
     tok = getattr(_local, "tokenizer", None)
     if tok is None:

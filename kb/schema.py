@@ -6,8 +6,6 @@ import sqlite3
 from collections.abc import Callable
 
 
-
-
 def m001_initial() -> str:
     """Cases, their chunks (with vectors), the FTS5 index over chunk tokens."""
     return """
