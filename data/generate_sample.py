@@ -680,9 +680,7 @@ MISDELIVERY = Category(
                         "ピッキングリストの数量欄を読み違えた。",
                         "梱包時の数量確認が漏れていた。",
                     ),
-                    preventions=(
-                        "数量2以上の注文は梱包前に重量チェックを行うこととした。",
-                    ),
+                    preventions=("数量2以上の注文は梱包前に重量チェックを行うこととした。",),
                     actions=(
                         "不足分を当日発送した。お詫びの電話を入れた。",
                         "過剰分の回収を配送業者に手配し、お詫び状を送付した。",
@@ -695,12 +693,8 @@ MISDELIVERY = Category(
                     ),
                     titles=("付属品違い", "{short}の付属品が別機種用"),
                     causes=("付属品の保管棚が機種別に分かれておらず、取り違えた。",),
-                    preventions=(
-                        "付属品の棚を機種別に分け、品番ラベルを大きく表示した。",
-                    ),
-                    actions=(
-                        "正しい付属品を速達で発送し、誤った部品は返送不要とした。",
-                    ),
+                    preventions=("付属品の棚を機種別に分け、品番ラベルを大きく表示した。",),
+                    actions=("正しい付属品を速達で発送し、誤った部品は返送不要とした。",),
                 ),
             ),
         ),
@@ -723,9 +717,7 @@ MISDELIVERY = Category(
                         "配送業者のドライバーが部屋番号を読み違えて配達した。",
                         "配送業者が同姓の別世帯に誤って配達した。",
                     ),
-                    preventions=(
-                        "配送業者に集合住宅での部屋番号確認の徹底を申し入れた。",
-                    ),
+                    preventions=("配送業者に集合住宅での部屋番号確認の徹底を申し入れた。",),
                     wants=("誤配送品の引き取り", "自分の荷物の確認"),
                     closers=(
                         "この荷物はどうすればいいですか。｜誤配送品の引き取り",
@@ -801,9 +793,7 @@ MISDELIVERY = Category(
                         "定期便の内容変更が反映されていない",
                         "コース変更後も旧商品が届く",
                     ),
-                    causes=(
-                        "定期便の内容変更がシステムに反映される前に出荷データが確定していた。",
-                    ),
+                    causes=("定期便の内容変更がシステムに反映される前に出荷データが確定していた。",),
                     preventions=(
                         "定期便の内容変更の締め日を明示し、締め日以降の変更は翌月分から反映する旨を画面に表示した。",
                     ),
@@ -935,15 +925,9 @@ DEFECT = Category(
                         "スマホから少し離れただけで音が切れる。",
                     ),
                     titles=("イヤホンの音が途切れる", "WE-5 接続不安定"),
-                    causes=(
-                        "Bluetoothモジュールのファームウェア不具合（Ver.1.2）による接続不安定。",
-                    ),
-                    preventions=(
-                        "ファームウェアVer.1.3を公開し、アプリから更新を促すお知らせを配信した。",
-                    ),
-                    actions=(
-                        "ファームウェア更新の手順をご案内し、症状が改善したことを確認した。",
-                    ),
+                    causes=("Bluetoothモジュールのファームウェア不具合（Ver.1.2）による接続不安定。",),
+                    preventions=("ファームウェアVer.1.3を公開し、アプリから更新を促すお知らせを配信した。",),
+                    actions=("ファームウェア更新の手順をご案内し、症状が改善したことを確認した。",),
                 ),
                 Problem(
                     issues=(
@@ -955,9 +939,7 @@ DEFECT = Category(
                         "ペアリング情報の初期化手順が説明書の記載と異なっていた（ファームウェア仕様）。",
                         "Bluetoothモジュールの初期不良。",
                     ),
-                    preventions=(
-                        "説明書の初期化手順を修正し、サイトに動画で掲載した。",
-                    ),
+                    preventions=("説明書の初期化手順を修正し、サイトに動画で掲載した。",),
                     actions=(
                         "初期化の手順をご案内し、ペアリングできたことを確認した。",
                         "新品と交換し、不具合品を回収した。",
@@ -970,9 +952,7 @@ DEFECT = Category(
                     ),
                     titles=("イヤホンのノイズ", "ノイズキャンセリング使用時の異音"),
                     causes=("ノイズキャンセル回路の調整不良。",),
-                    preventions=(
-                        "出荷前の音響検査にノイズキャンセリング動作時の確認を追加した。",
-                    ),
+                    preventions=("出荷前の音響検査にノイズキャンセリング動作時の確認を追加した。",),
                 ),
                 Problem(
                     issues=(
@@ -1005,9 +985,7 @@ DEFECT = Category(
                     ),
                     titles=("ケトルのスイッチが切れない", "KT-10 自動オフ不良"),
                     causes=("自動電源オフ用サーモスタットの作動不良。",),
-                    preventions=(
-                        "サーモスタットの受入検査を抜き取りから全数に変更した。",
-                    ),
+                    preventions=("サーモスタットの受入検査を抜き取りから全数に変更した。",),
                     extras=(
                         "火事にならないか心配です。",
                         "小さい子どもがいるので危なくて使えません。",
@@ -1066,9 +1044,7 @@ DEFECT = Category(
                     ),
                     titles=("AP-300 センサー不良", "空気清浄機が強運転のまま"),
                     causes=("ニオイセンサーの感度設定の出荷時誤り。",),
-                    preventions=(
-                        "センサー初期設定値を出荷検査で確認する項目を追加した。",
-                    ),
+                    preventions=("センサー初期設定値を出荷検査で確認する項目を追加した。",),
                 ),
                 Problem(
                     issues=(
@@ -1229,12 +1205,8 @@ QUALITY = Category(
                     ),
                     titles=("賞味期限が近い商品が届いた", "定期便の賞味期限"),
                     causes=("先入れ先出しが守られず、古いロットを出荷した。",),
-                    preventions=(
-                        "賞味期限の残りが60日未満の在庫は出荷不可とするシステム制御を追加した。",
-                    ),
-                    actions=(
-                        "賞味期限の長い商品を代替品として発送し、届いた商品は返送不要とした。",
-                    ),
+                    preventions=("賞味期限の残りが60日未満の在庫は出荷不可とするシステム制御を追加した。",),
+                    actions=("賞味期限の長い商品を代替品として発送し、届いた商品は返送不要とした。",),
                     wants=("交換",),
                 ),
             ),
@@ -1308,9 +1280,7 @@ QUALITY = Category(
                     ),
                     titles=("新しいフィルターが臭う", "交換フィルターの臭い"),
                     causes=("新フィルターの脱臭剤の臭い（仕様範囲内）。",),
-                    preventions=(
-                        "商品ページに使い始めの臭いについての注意書きを追加した。",
-                    ),
+                    preventions=("商品ページに使い始めの臭いについての注意書きを追加した。",),
                 ),
             ),
         ),
@@ -1326,9 +1296,7 @@ QUALITY = Category(
                     ),
                     titles=("新品なのに使用感", "中古品が届いた"),
                     causes=("返品再生品を誤って新品として出荷した。",),
-                    preventions=(
-                        "返品再生品の保管エリアを分離し、識別ラベルの貼付を義務化した。",
-                    ),
+                    preventions=("返品再生品の保管エリアを分離し、識別ラベルの貼付を義務化した。",),
                 ),
                 Problem(
                     issues=(
@@ -1424,9 +1392,7 @@ ATTITUDE = Category(
                         "応対品質研修（傾聴・クッション言葉）を全オペレーターに実施した。",
                         "通話録音のモニタリングを月次で実施し、個別にフィードバックする。",
                     ),
-                    actions=(
-                        "通話録音を確認のうえ、対応に不備があったことを認めて謝罪した。",
-                    ),
+                    actions=("通話録音を確認のうえ、対応に不備があったことを認めて謝罪した。",),
                 ),
                 Problem(
                     issues=(
@@ -1435,9 +1401,7 @@ ATTITUDE = Category(
                     ),
                     titles=("電話がつながらない", "長時間の保留"),
                     causes=("入電集中によるオペレーター不足。",),
-                    preventions=(
-                        "ピーク時間帯の人員配置を見直し、コールバック予約の仕組みを導入した。",
-                    ),
+                    preventions=("ピーク時間帯の人員配置を見直し、コールバック予約の仕組みを導入した。",),
                 ),
                 Problem(
                     issues=(
@@ -1445,9 +1409,7 @@ ATTITUDE = Category(
                         "電話を何度も転送され、結局誰も答えてくれなかった。",
                     ),
                     titles=("電話をたらい回しにされた", "何度も転送された"),
-                    causes=(
-                        "部署間の転送ルールが不明確で、担当部署が決まらないまま転送を繰り返した。",
-                    ),
+                    causes=("部署間の転送ルールが不明確で、担当部署が決まらないまま転送を繰り返した。",),
                     preventions=(
                         "問い合わせ種別ごとの担当部署一覧を整備し、転送は1回までとするルールを設けた。",
                     ),
@@ -1473,9 +1435,7 @@ ATTITUDE = Category(
                     ),
                     titles=("店員の態度", "ショールームでの接客", "店頭での対応が不快"),
                     causes=("店舗スタッフへの接客基本動作の教育不足。",),
-                    preventions=(
-                        "店舗スタッフ向けの接客ロールプレイ研修を月1回実施することとした。",
-                    ),
+                    preventions=("店舗スタッフ向けの接客ロールプレイ研修を月1回実施することとした。",),
                 ),
                 Problem(
                     issues=(
@@ -1521,9 +1481,7 @@ ATTITUDE = Category(
                     ),
                     titles=("決めつけるような回答", "チャット担当者の言い方"),
                     causes=("応対者が事実確認をせずに回答した。",),
-                    preventions=(
-                        "チャット応対の品質チェックを週次で実施することとした。",
-                    ),
+                    preventions=("チャット応対の品質チェックを週次で実施することとした。",),
                 ),
             ),
         ),
@@ -1541,12 +1499,8 @@ ATTITUDE = Category(
                     ),
                     titles=("配達員の態度", "荷物の扱いが乱暴", "配達員の言葉遣い"),
                     causes=("委託配送業者のドライバーの接遇不備。",),
-                    preventions=(
-                        "配送業者へ改善を申し入れ、ドライバー教育の実施報告を受領した。",
-                    ),
-                    actions=(
-                        "配送業者に事実確認を依頼し、配送業者と当社の双方からお詫びした。",
-                    ),
+                    preventions=("配送業者へ改善を申し入れ、ドライバー教育の実施報告を受領した。",),
+                    actions=("配送業者に事実確認を依頼し、配送業者と当社の双方からお詫びした。",),
                 ),
             ),
         ),
@@ -1638,9 +1592,7 @@ BILLING = Category(
                         "決済画面のエラー表示後に再注文されたため、2件の注文が確定していた。",
                         "決済代行会社との通信タイムアウト時に売上が二重計上された。",
                     ),
-                    preventions=(
-                        "決済タイムアウト時に重複注文を検知して警告する機能を追加した。",
-                    ),
+                    preventions=("決済タイムアウト時に重複注文を検知して警告する機能を追加した。",),
                     wants=("重複分の返金",),
                 ),
             ),
@@ -1676,9 +1628,7 @@ BILLING = Category(
                     ),
                     titles=("返金額が少ない", "返金額の相違"),
                     causes=("返金時に送料を差し引く設定が誤って適用されていた。",),
-                    preventions=(
-                        "返金時の送料控除ルールを整理し、システム設定を修正した。",
-                    ),
+                    preventions=("返金時の送料控除ルールを整理し、システム設定を修正した。",),
                     wants=("差額の返金",),
                 ),
             ),
@@ -1702,9 +1652,7 @@ BILLING = Category(
                         "解約受付画面に締め日と最終お届け回を表示するよう改修した。",
                         "解約処理の完了チェックを日次で実施することとした。",
                     ),
-                    actions=(
-                        "当月分の代金を返金し、解約処理が完了したことを書面でお知らせした。",
-                    ),
+                    actions=("当月分の代金を返金し、解約処理が完了したことを書面でお知らせした。",),
                 ),
                 Problem(
                     issues=(
@@ -1747,9 +1695,7 @@ BILLING = Category(
                     ),
                     titles=("ポイント利用分も請求された", "ポイント併用時の請求誤り"),
                     causes=("ポイント併用時の決済金額計算に不具合があった。",),
-                    preventions=(
-                        "決済金額計算を修正し、ポイント併用のテストケースを追加した。",
-                    ),
+                    preventions=("決済金額計算を修正し、ポイント併用のテストケースを追加した。",),
                     actions=("ポイント利用分を返金し、お詫びのメールをお送りした。",),
                 ),
             ),
@@ -1856,9 +1802,7 @@ EXPLANATION = Category(
                         "初回お試しのつもりで申し込んだのに、自動で定期便になっていた。",
                     ),
                     titles=("定期便の解約条件の説明がない", "お試しのつもりが定期便に"),
-                    causes=(
-                        "申込画面で定期便の継続条件が小さな文字でしか表示されていなかった。",
-                    ),
+                    causes=("申込画面で定期便の継続条件が小さな文字でしか表示されていなかった。",),
                     preventions=(
                         "申込確認画面に継続条件と解約方法を明記し、チェックボックスで同意を得る形式に変更した。",
                     ),
@@ -1901,9 +1845,7 @@ EXPLANATION = Category(
                         "ポイントの利用範囲が分からない",
                         "店頭ポイントがサイトで使えない",
                     ),
-                    causes=(
-                        "店頭とサイトのポイント共通化の範囲の説明が不十分だった。",
-                    ),
+                    causes=("店頭とサイトのポイント共通化の範囲の説明が不十分だった。",),
                     preventions=("ポイントの利用範囲をカード裏面とサイトに掲載した。",),
                 ),
             ),
@@ -1919,9 +1861,7 @@ EXPLANATION = Category(
                         "保証期間内なのに、修理代がかかると言われて納得できない。",
                     ),
                     titles=("保証内容の説明不足", "保証期間内なのに有償修理"),
-                    causes=(
-                        "販売時の説明で保証対象外の条件（落下・水濡れ）を説明していなかった。",
-                    ),
+                    causes=("販売時の説明で保証対象外の条件（落下・水濡れ）を説明していなかった。",),
                     preventions=("商品ページと保証書に保証対象外の条件を明記した。",),
                     wants=("無償修理", "説明"),
                 ),
@@ -1953,9 +1893,7 @@ EXPLANATION = Category(
                     titles=("説明書が分かりにくい", "初期設定の方法が分からない"),
                     causes=("取扱説明書の初期設定手順が図なしで分かりにくい。",),
                     preventions=("初期設定の動画マニュアルを作成しサイトに掲載した。",),
-                    actions=(
-                        "電話で設定手順をご案内し、使えるようになったことを確認した。",
-                    ),
+                    actions=("電話で設定手順をご案内し、使えるようになったことを確認した。",),
                 ),
             ),
         ),
@@ -1970,12 +1908,8 @@ EXPLANATION = Category(
                         "「最短翌日お届け」と書いてあったのに、うちの地域は対象外だった。",
                     ),
                     titles=("送料の説明不足", "お届け目安の表示が不正確"),
-                    causes=(
-                        "送料とお届け目安の地域差が注文確定画面でしか表示されなかった。",
-                    ),
-                    preventions=(
-                        "商品ページで郵便番号を入力すると送料とお届け目安が分かる機能を追加した。",
-                    ),
+                    causes=("送料とお届け目安の地域差が注文確定画面でしか表示されなかった。",),
+                    preventions=("商品ページで郵便番号を入力すると送料とお届け目安が分かる機能を追加した。",),
                 ),
             ),
         ),
@@ -2056,9 +1990,7 @@ SYSTEM = Category(
                         "商品をカートに入れて決済画面に進むと、カートが空になる。",
                     ),
                     titles=("カートが空になる", "カートの商品が消える"),
-                    causes=(
-                        "リリース時の不具合でセッションが切れる状態になっていた。",
-                    ),
+                    causes=("リリース時の不具合でセッションが切れる状態になっていた。",),
                     preventions=("リリース前の回帰テスト項目を追加した。",),
                 ),
                 Problem(
@@ -2068,12 +2000,8 @@ SYSTEM = Category(
                     ),
                     titles=("決済エラー", "注文が確定できない"),
                     causes=("決済代行会社側の一時的な障害。",),
-                    preventions=(
-                        "障害時にサイトトップへお知らせを表示する手順を整備した。",
-                    ),
-                    actions=(
-                        "電話で注文を代行受付し、決済リンクをメールでお送りした。",
-                    ),
+                    preventions=("障害時にサイトトップへお知らせを表示する手順を整備した。",),
+                    actions=("電話で注文を代行受付し、決済リンクをメールでお送りした。",),
                     wants=("注文の代行",),
                 ),
                 Problem(
@@ -2082,15 +2010,9 @@ SYSTEM = Category(
                         "注文したのに確認メールが来ない。二重に注文してしまわないか心配だ。",
                     ),
                     titles=("注文完了メールが届かない", "確認メール未着"),
-                    causes=(
-                        "メール配信サーバーの障害により注文完了メールが遅延した。",
-                    ),
-                    preventions=(
-                        "メール配信の遅延を監視し、遅延時にサイトでお知らせする運用とした。",
-                    ),
-                    actions=(
-                        "注文が完了していることを確認し、注文内容を口頭でご案内した。",
-                    ),
+                    causes=("メール配信サーバーの障害により注文完了メールが遅延した。",),
+                    preventions=("メール配信の遅延を監視し、遅延時にサイトでお知らせする運用とした。",),
+                    actions=("注文が完了していることを確認し、注文内容を口頭でご案内した。",),
                 ),
                 Problem(
                     issues=(
@@ -2099,9 +2021,7 @@ SYSTEM = Category(
                     ),
                     titles=("セール時にサイトにつながらない", "サイトが重い"),
                     causes=("セール開始時のアクセス集中によるサーバー負荷。",),
-                    preventions=(
-                        "セール前にサーバー増強と負荷試験を実施する運用とした。",
-                    ),
+                    preventions=("セール前にサーバー増強と負荷試験を実施する運用とした。",),
                     actions=("お詫びのうえ、セール価格で注文を代行受付した。",),
                     wants=("セール価格での購入",),
                 ),
@@ -2118,15 +2038,9 @@ SYSTEM = Category(
                         "アプリのバーコードが表示されず、レジでポイントを付けてもらえなかった。",
                     ),
                     titles=("ポイントアプリが起動しない", "アプリのバーコードが出ない"),
-                    causes=(
-                        "アプリVer.3.2の不具合（特定のAndroid端末で起動時にクラッシュ）。",
-                    ),
-                    preventions=(
-                        "リリース前の検証端末を追加し、段階的リリースを導入した。",
-                    ),
-                    actions=(
-                        "修正版の配信をご案内し、付与漏れのポイントを手動で付与した。",
-                    ),
+                    causes=("アプリVer.3.2の不具合（特定のAndroid端末で起動時にクラッシュ）。",),
+                    preventions=("リリース前の検証端末を追加し、段階的リリースを導入した。",),
+                    actions=("修正版の配信をご案内し、付与漏れのポイントを手動で付与した。",),
                 ),
                 Problem(
                     issues=(
@@ -2134,12 +2048,8 @@ SYSTEM = Category(
                         "アプリのポイント残高が急に0になった。",
                     ),
                     titles=("ポイント残高が0表示", "アプリ更新後にポイントが消えた"),
-                    causes=(
-                        "アプリ更新時のデータ移行処理の不具合で、表示のみ0になっていた。",
-                    ),
-                    preventions=(
-                        "データ移行処理のテストを本番相当のデータで行うこととした。",
-                    ),
+                    causes=("アプリ更新時のデータ移行処理の不具合で、表示のみ0になっていた。",),
+                    preventions=("データ移行処理のテストを本番相当のデータで行うこととした。",),
                 ),
             ),
         ),
@@ -2156,9 +2066,7 @@ SYSTEM = Category(
                         "体重計のデータがアプリに反映されない",
                         "SB-1 アプリ連携不可",
                     ),
-                    causes=(
-                        "iOS更新後にアプリのBluetooth接続処理で不具合が発生していた。",
-                    ),
+                    causes=("iOS更新後にアプリのBluetooth接続処理で不具合が発生していた。",),
                     preventions=("OS更新時の事前検証を実施することとした。",),
                 ),
                 Problem(
@@ -2167,12 +2075,8 @@ SYSTEM = Category(
                         "新しいスマホにアプリを入れ直したら、これまでの記録がなくなっていた。",
                     ),
                     titles=("測定データが消えた", "機種変更後に記録が消えた"),
-                    causes=(
-                        "機種変更時のデータ引継ぎ手順の案内不足と、サーバー側の同期不具合。",
-                    ),
-                    preventions=(
-                        "アプリ内に機種変更時の引継ぎ手順を表示するようにした。",
-                    ),
+                    causes=("機種変更時のデータ引継ぎ手順の案内不足と、サーバー側の同期不具合。",),
+                    preventions=("アプリ内に機種変更時の引継ぎ手順を表示するようにした。",),
                     actions=("サーバー側のデータを復元し、引継ぎ手順をご案内した。",),
                     wants=("データの復元",),
                 ),
@@ -2191,13 +2095,9 @@ SYSTEM = Category(
                         "マイページで定期便の変更ができない",
                         "スキップが反映されない",
                     ),
-                    causes=(
-                        "マイページ改修時の不具合で、日付変更処理がエラーになっていた。",
-                    ),
+                    causes=("マイページ改修時の不具合で、日付変更処理がエラーになっていた。",),
                     preventions=("改修時のテストケースに定期便の変更操作を追加した。",),
-                    actions=(
-                        "電話で変更を代行受付し、変更内容をメールでお知らせした。",
-                    ),
+                    actions=("電話で変更を代行受付し、変更内容をメールでお知らせした。",),
                 ),
             ),
         ),
@@ -2258,9 +2158,7 @@ PRIVACY = Category(
                         "別の方の明細書が入っていた",
                     ),
                     causes=("梱包時に隣の注文の納品書を誤って同梱した。",),
-                    preventions=(
-                        "納品書と送り状をバーコードで照合してから封入する手順に変更した。",
-                    ),
+                    preventions=("納品書と送り状をバーコードで照合してから封入する手順に変更した。",),
                     actions=(
                         "責任者からお詫びし、誤って送付された納品書を回収した。該当のお客様にも連絡した。",
                     ),
@@ -2282,9 +2180,7 @@ PRIVACY = Category(
                         "一斉メールでアドレス流出",
                     ),
                     causes=("担当者がBCCではなくCCで一斉送信した。",),
-                    preventions=(
-                        "一斉送信は配信システムからのみ行い、メールソフトでの一斉送信を禁止した。",
-                    ),
+                    preventions=("一斉送信は配信システムからのみ行い、メールソフトでの一斉送信を禁止した。",),
                 ),
                 Problem(
                     issues=(
@@ -2292,9 +2188,7 @@ PRIVACY = Category(
                         "知らない人の注文内容が書かれたメールが、私のアドレスに届いた。",
                     ),
                     titles=("他人宛ての注文確認メールが届いた", "別人の注文メール"),
-                    causes=(
-                        "会員データの統合処理の不具合で、メールアドレスが別の会員に紐づいていた。",
-                    ),
+                    causes=("会員データの統合処理の不具合で、メールアドレスが別の会員に紐づいていた。",),
                     preventions=("会員データ統合時の照合条件を見直した。",),
                 ),
             ),
@@ -2309,12 +2203,8 @@ PRIVACY = Category(
                         "会員ページに、自分ではない人の名前と住所が出ていた。",
                     ),
                     titles=("別人の購入履歴が表示された", "会員ページに他人の情報"),
-                    causes=(
-                        "キャッシュ設定の誤りで、他会員の画面が表示される状態になっていた。",
-                    ),
-                    preventions=(
-                        "キャッシュ設定を修正し、会員ページをキャッシュ対象外とした。",
-                    ),
+                    causes=("キャッシュ設定の誤りで、他会員の画面が表示される状態になっていた。",),
+                    preventions=("キャッシュ設定を修正し、会員ページをキャッシュ対象外とした。",),
                 ),
                 Problem(
                     issues=(
@@ -2335,9 +2225,7 @@ PRIVACY = Category(
                     causes=("退会処理時にDM送付リストからの削除が漏れていた。",),
                     preventions=("退会処理とDM送付リストを自動連携させた。",),
                     wants=("個人情報の削除", "DMの停止"),
-                    actions=(
-                        "DM送付リストから削除し、個人情報の削除完了を書面でお知らせした。",
-                    ),
+                    actions=("DM送付リストから削除し、個人情報の削除完了を書面でお知らせした。",),
                 ),
             ),
         ),
@@ -2361,8 +2249,7 @@ RETURNS = Category(
         "SNS": 2,
         "店頭": 8,
     },
-    openers=OWNED_OPENERS
-    | {"site": ("{odate}に通販サイトで注文しました。", "注文番号{order}の件です。")},
+    openers=OWNED_OPENERS | {"site": ("{odate}に通販サイトで注文しました。", "注文番号{order}の件です。")},
     extras={
         "*": (
             "サイトの返品条件のページも見ましたが、よく分かりませんでした。",
@@ -2396,9 +2283,7 @@ RETURNS = Category(
                         "届いてから10日ほどで返品を申し出たら、期限切れだと言われた。",
                     ),
                     titles=("返品を断られた", "返品期限の案内がない"),
-                    causes=(
-                        "返品受付期限（到着後8日以内）の案内が注文確認メールに記載されていなかった。",
-                    ),
+                    causes=("返品受付期限（到着後8日以内）の案内が注文確認メールに記載されていなかった。",),
                     preventions=("返品条件を注文確認メールと納品書に明記した。",),
                     wants=("返品の受付",),
                 ),
@@ -2408,9 +2293,7 @@ RETURNS = Category(
                         "サイズが合わなかったので返品したいのに、返送料を取られるのはおかしい。",
                     ),
                     titles=("返品送料の負担", "返送料への不満"),
-                    causes=(
-                        "お客様都合の返品は送料お客様負担である旨の表示が分かりにくかった。",
-                    ),
+                    causes=("お客様都合の返品は送料お客様負担である旨の表示が分かりにくかった。",),
                     preventions=("商品ページに返品条件へのリンクを追加した。",),
                     wants=("返送料の負担",),
                 ),
@@ -2420,12 +2303,8 @@ RETURNS = Category(
                         "一度使っただけなのに、開封済みだから返品できないと言われた。",
                     ),
                     titles=("開封後の返品", "開封済み返品不可への不満"),
-                    causes=(
-                        "開封後の初期不良の扱いについて、受付担当の説明が不十分だった。",
-                    ),
-                    preventions=(
-                        "開封後でも初期不良は交換対象となる旨をFAQに明記した。",
-                    ),
+                    causes=("開封後の初期不良の扱いについて、受付担当の説明が不十分だった。",),
+                    preventions=("開封後でも初期不良は交換対象となる旨をFAQに明記した。",),
                     wants=("返品の受付", "交換"),
                 ),
             ),
@@ -2480,9 +2359,7 @@ RETURNS = Category(
                     ),
                     titles=("交換品に付属品がない", "交換品の同梱漏れ"),
                     causes=("交換品の梱包時に付属品の確認が漏れた。",),
-                    preventions=(
-                        "交換品の梱包チェックリストに付属品の確認を追加した。",
-                    ),
+                    preventions=("交換品の梱包チェックリストに付属品の確認を追加した。",),
                     actions=("不足していた付属品を速達で発送した。",),
                     wants=("付属品の発送",),
                 ),
@@ -2499,9 +2376,7 @@ RETURNS = Category(
                     ),
                     titles=("返品の申込方法が分からない", "返品画面が見つからない"),
                     causes=("返品申込ページへの導線が分かりにくかった。",),
-                    preventions=(
-                        "マイページの注文履歴から返品を申し込めるようにした。",
-                    ),
+                    preventions=("マイページの注文履歴から返品を申し込めるようにした。",),
                     actions=("電話で返品を受け付け、返送用伝票を送付した。",),
                     wants=("手続きの説明",),
                 ),
@@ -2512,9 +2387,7 @@ RETURNS = Category(
                     ),
                     titles=("返送用伝票が入っていない", "返品キットの不備"),
                     causes=("返送用伝票の同封が漏れていた。",),
-                    preventions=(
-                        "返品受付時に返送用伝票の同封を確認する手順を追加した。",
-                    ),
+                    preventions=("返品受付時に返送用伝票の同封を確認する手順を追加した。",),
                     actions=("返送用の着払い伝票を速達で送付した。",),
                     wants=("返送用伝票の送付",),
                 ),
@@ -2578,9 +2451,9 @@ GOOD_FIRST: Frag = (
     "当日中に担当からお電話でお詫びし、",
 )
 RESPONSE_PREVENTIONS: Frag = (
-    "あわせて、折り返し連絡は当日中とするルールを再周知した。",
-    "あわせて、転送は1回までとし、受付者が最後まで責任を持つ運用とした。",
-    "あわせて、初回対応でまずお詫びする応対手順を研修で徹底した。",
+    "あわせて、初回対応でまずお詫びし、折り返しは当日中とする応対ルールを再周知した。",
+    "あわせて、本件の初回対応を応対研修の事例として共有した。",
+    "あわせて、二次クレームの経緯を部署内で共有し、初回対応の手順を見直した。",
 )
 ON_HOLD_ACTIONS: Frag = (
     "対応案をご提示したが、お客様のご判断待ちのため保留。",
@@ -2854,12 +2727,9 @@ def kt10_plants() -> list[Plant]:
         Plant(_d(d), "A-before", KT10_PRE_CAUSES[i], KT10_PRE_PREVENTIONS[i], "完了")
         for i, d in enumerate(pre)
     ]
-    plants.append(
-        Plant(_d("2024-03-11"), "A-measure", KT10_MEASURE_CAUSE, KT10_MEASURE, "完了")
-    )
+    plants.append(Plant(_d("2024-03-11"), "A-measure", KT10_MEASURE_CAUSE, KT10_MEASURE, "完了"))
     plants += [
-        Plant(_d(d), "A-after", KT10_POST_CAUSES[i], KT10_POST_PREVENTIONS[i])
-        for i, d in enumerate(post)
+        Plant(_d(d), "A-after", KT10_POST_CAUSES[i], KT10_POST_PREVENTIONS[i]) for i, d in enumerate(post)
     ]
     return plants
 
@@ -2880,12 +2750,9 @@ def mr200_plants() -> list[Plant]:
         Plant(_d(d), "B-before", MR200_PRE_CAUSES[i], MR200_PRE_PREVENTIONS[i], "完了")
         for i, d in enumerate(pre)
     ]
-    plants.append(
-        Plant(_d("2024-06-10"), "B-measure", MR200_MEASURE_CAUSE, MR200_MEASURE, "完了")
-    )
+    plants.append(Plant(_d("2024-06-10"), "B-measure", MR200_MEASURE_CAUSE, MR200_MEASURE, "完了"))
     plants += [
-        Plant(_d(d), "B-after", MR200_POST_CAUSES[i], MR200_POST_PREVENTIONS[i])
-        for i, d in enumerate(post)
+        Plant(_d(d), "B-after", MR200_POST_CAUSES[i], MR200_POST_PREVENTIONS[i]) for i, d in enumerate(post)
     ]
     return plants
 
@@ -3203,9 +3070,7 @@ def split_closer(text: str) -> tuple[str, str]:
     return line, want
 
 
-def make_context(
-    rng: random.Random, received: date, product: Product, dept: str
-) -> dict[str, object]:
+def make_context(rng: random.Random, received: date, product: Product, dept: str) -> dict[str, object]:
     """Concrete details (order number, dates, amounts) for one case's templates."""
     ordered = received - timedelta(days=rng.randint(6, 18))
     due = ordered + timedelta(days=rng.randint(2, 4))
@@ -3256,22 +3121,12 @@ def compose_complaint(
 ) -> tuple[str, str]:
     """Build クレーム内容 (opener, issue, optional detail, closing line) and the implied request."""
     prefix = pick(rng, PREFIXES[channel]) if rng.random() < 0.18 else ""
-    opener = pick_kind(rng, sc.openers, product.kind) or pick_kind(
-        rng, cat.openers, product.kind
-    )
+    opener = pick_kind(rng, sc.openers, product.kind) or pick_kind(rng, cat.openers, product.kind)
     if rng.random() >= 0.75:
         opener = None
     issue = pick(rng, problem.issues)
-    cat_extras = (
-        ()
-        if sc.own_extras_only
-        else cat.extras.get(product.kind) or cat.extras.get("*", ())
-    )
-    extra = (
-        pick(rng, problem.extras + sc.extras + cat_extras)
-        if rng.random() < 0.55
-        else None
-    )
+    cat_extras = () if sc.own_extras_only else cat.extras.get(product.kind) or cat.extras.get("*", ())
+    extra = pick(rng, problem.extras + sc.extras + cat_extras) if rng.random() < 0.55 else None
     roll = rng.random()
     closer, want = "", ""
     if problem.closers:
@@ -3362,36 +3217,26 @@ def build_case(
     ctx = make_context(rng, received.date(), product, dept)
     complaint, closer_want = "", ""
     for _ in range(100):
-        complaint, closer_want = compose_complaint(
-            rng, cat, sc, problem, product, channel, ctx
-        )
+        complaint, closer_want = compose_complaint(rng, cat, sc, problem, product, channel, ctx)
         if MIN_CHARS <= len(complaint) <= MAX_CHARS and complaint not in seen:
             break
     else:
         raise RuntimeError(f"could not compose a fresh complaint for {sc.key}")
     seen.add(complaint)
 
-    status = (
-        plant.status if plant and plant.status else choose_status(rng, received.date())
-    )
+    status = plant.status if plant and plant.status else choose_status(rng, received.date())
     if sc is LOGIN and received.year == 2025 and rng.random() < 0.5:
         status = rng.choice(("対応中", "保留"))
-    response, bad_first, escalated = compose_response(
-        rng, cat, sc, problem, channel, status
-    )
+    response, bad_first, escalated = compose_response(rng, cat, sc, problem, channel, status)
     severity = choose_severity(rng, sc.severity or cat.severity, escalated)
 
-    cause = (
-        plant.cause if plant and plant.cause is not None else pick(rng, problem.causes)
-    )
+    cause = plant.cause if plant and plant.cause is not None else pick(rng, problem.causes)
     if plant and plant.prevention is not None:
         prevention = plant.prevention
     elif not sc.optional_prevention or not problem.preventions:
         prevention = ""
     else:
-        skip = {"高": 0.03, "中": 0.1, "低": 0.35}[severity] + (
-            0.3 if status != "完了" else 0.0
-        )
+        skip = {"高": 0.03, "中": 0.1, "低": 0.35}[severity] + (0.3 if status != "完了" else 0.0)
         prevention = "" if rng.random() < skip else pick(rng, problem.preventions)
         if prevention and escalated and bad_first and rng.random() < 0.5:
             prevention += pick(rng, RESPONSE_PREVENTIONS)
@@ -3458,25 +3303,18 @@ def month_starts() -> list[date]:
 
 def random_time(rng: random.Random, day: date) -> datetime:
     """A plausible reception time (mostly office hours)."""
-    hour = rng.choice(
-        (9, 9, 10, 10, 11, 11, 12, 13, 14, 14, 15, 15, 16, 16, 17, 18, 19, 20, 21, 22)
-    )
+    hour = rng.choice((9, 9, 10, 10, 11, 11, 12, 13, 14, 14, 15, 15, 16, 16, 17, 18, 19, 20, 21, 22))
     return datetime(day.year, day.month, day.day, hour, rng.randrange(0, 60))
 
 
 def generic_cases(rng: random.Random, seen: set[str]) -> list[Case]:
     """Background complaints, spread unevenly over the months (seasonal peaks, slow growth)."""
     months = month_starts()
-    weights = [
-        SEASON[m.month] * (1 + 0.015 * i) * rng.uniform(0.6, 1.4)
-        for i, m in enumerate(months)
-    ]
+    weights = [SEASON[m.month] * (1 + 0.015 * i) * rng.uniform(0.6, 1.4) for i, m in enumerate(months)]
     cases = []
     for _ in range(GENERIC_CASES):
         first = rng.choices(months, weights=weights)[0]
-        day = first + timedelta(
-            days=rng.randint(0, (next_month(first) - first).days - 1)
-        )
+        day = first + timedelta(days=rng.randint(0, (next_month(first) - first).days - 1))
         cat_weights = {c.name: c.weight for c in CATEGORIES}
         if day.month in (11, 12, 1):
             cat_weights["配送遅延"] *= 1.8
@@ -3519,9 +3357,7 @@ def english_cases(rng: random.Random) -> list[Case]:
     cases = []
     for spec in ENGLISH_CASES:
         values = {h: spec.get(h, "") for h in HEADERS[1:]}
-        values["クレーム内容"] = values["クレーム内容"].format(
-            order=f"A{rng.randint(10000, 99999)}"
-        )
+        values["クレーム内容"] = values["クレーム内容"].format(order=f"A{rng.randint(10000, 99999)}")
         cases.append(Case(random_time(rng, _d(spec["date"])), values, spec["tag"]))
     return cases
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import os
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -28,6 +31,7 @@ EMBED_BATCH = 256
 
 # progress(done, total, stage) -- the CLI draws a bar, the app a st.progress.
 Progress = Callable[[int, int, str], None]
+T = TypeVar("T")
 
 
 class KnowledgeBaseError(Exception):
@@ -100,6 +104,17 @@ def case_chunks(case: Case) -> list[tuple[str, str]]:
     return out
 
 
+def _locked(method: Callable[..., T]) -> Callable[..., T]:
+    """Serialise calls: the app serves many sessions from threads of one process."""
+
+    @functools.wraps(method)
+    def wrapper(self: KnowledgeBase, *args: object, **kwargs: object) -> T:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class KnowledgeBase:
     """Cases in SQLite (truth), FTS5 (lexical) and FAISS (dense, derived)."""
 
@@ -109,6 +124,8 @@ class KnowledgeBase:
         self.embedder = embedder
         self.index = VectorIndex(embedder.dim)
         self._index_version = -1
+        # One SQLite connection and one FAISS index, shared by the app's session threads.
+        self._lock = threading.RLock()
         self._sync_index()
 
     # ---- opening ----
@@ -171,6 +188,7 @@ class KnowledgeBase:
             self.index.save(self.layout.vectors, version)
         self._index_version = version
 
+    @_locked
     def refresh(self) -> bool:
         """Pick up changes another process committed; True if anything changed."""
         before = self._index_version
@@ -178,6 +196,7 @@ class KnowledgeBase:
         return before != self._index_version
 
     # ---- writing ----
+    @_locked
     def ingest_ledger(self, path: str | os.PathLike[str], overrides: dict[str, str] | None = None,
                       skip_invalid: bool = False, progress: Progress | None = None) -> IngestReport:
         """Read, validate and store a ledger: all rows or nothing, unless `skip_invalid`."""
@@ -191,6 +210,7 @@ class KnowledgeBase:
             report.rejects_file = str(write_rejects(read))
         return report
 
+    @_locked
     def ingest_cases(self, cases: Iterable[Case], progress: Progress | None = None) -> IngestReport:
         """Upsert cases in one transaction; only text that changed is embedded again."""
         cases = list(cases)
@@ -257,6 +277,7 @@ class KnowledgeBase:
         self.index.save(self.layout.vectors, version)
         self._index_version = version
 
+    @_locked
     def delete_cases(self, ids: list[str]) -> int:
         """Remove cases from SQLite, FTS5 and FAISS alike; returns how many existed."""
         with self.store.transaction():
@@ -264,6 +285,7 @@ class KnowledgeBase:
         self._apply_to_index(removed, [], [])
         return deleted
 
+    @_locked
     def reindex(self, model: str | None = None, progress: Progress | None = None) -> None:
         """Re-embed every chunk (optionally with another model) and re-tokenise FTS5."""
         embedder = load_embedder(model) if model else self.embedder
@@ -292,12 +314,14 @@ class KnowledgeBase:
         self._sync_index()
 
     # ---- reading ----
+    @_locked
     def search(self, query: str, top_k: int = 10, mode: str = "hybrid",
                filters: Filters | None = None, fusion: str = DEFAULT_FUSION) -> SearchResult:
         self._sync_index()
         return search_cases(self.store, self.index, self.embedder, query, top_k, mode,
                             filters, fusion)
 
+    @_locked
     def search_many(self, queries: list[str], top_k: int = 10, mode: str = "hybrid",
                     filters: Filters | None = None, fusion: str = DEFAULT_FUSION,
                     progress: Progress | None = None) -> list[SearchResult]:
@@ -315,9 +339,11 @@ class KnowledgeBase:
                 progress(n, len(queries), "search")
         return results
 
+    @_locked
     def get_case(self, case_id: str) -> Case | None:
         return self.store.get_cases([case_id]).get(case_id)
 
+    @_locked
     def stats(self) -> Stats:
         manifest = self.store.manifest()
         counts = self.store.counts()
@@ -326,9 +352,11 @@ class KnowledgeBase:
                      schema_version=int(manifest.get("schema_version", 0)),
                      state_version=self.store.state_version(), directory=str(self.layout.root))
 
+    @_locked
     def facets(self) -> dict[str, list[tuple[str, int]]]:
         """Values present for each filterable field, most common first (for filter widgets)."""
         return {name: self.store.distinct(name) for name in ("category", "product", "channel")}
 
+    @_locked
     def date_range(self) -> tuple[str | None, str | None]:
         return self.store.date_range()

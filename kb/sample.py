@@ -1,0 +1,16 @@
+"""The bundled demo ledger, so a fresh checkout has something to search."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kb.knowledge_base import IngestReport, KnowledgeBase, Progress
+
+SAMPLE_LEDGER = Path(__file__).resolve().parents[1] / "data" / "sample_complaints.csv"
+
+
+def ensure_sample(kb: KnowledgeBase, progress: Progress | None = None) -> IngestReport | None:
+    """Ingest the sample ledger into an empty base; None when the base already has cases."""
+    if kb.stats().cases or not SAMPLE_LEDGER.exists():
+        return None
+    return kb.ingest_ledger(SAMPLE_LEDGER, progress=progress)

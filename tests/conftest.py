@@ -1,0 +1,84 @@
+"""Shared fixtures: every test gets its own knowledge-base directory and real components."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+SAMPLE_LEDGER = ROOT / "data" / "sample_complaints.csv"
+
+# A small Japanese ledger with the headers real offices use; one English case.
+HEADERS = ["管理番号", "受付日", "件名", "クレーム内容", "顧客の要望", "発生原因", "対応内容",
+           "再発防止策", "分類", "商品", "受付経路", "二次クレーム", "担当部署"]
+ROWS = [
+    ["T-001", "2024/01/10", "荷物未着", "注文した荷物が一週間たっても届かない。追跡番号も動いていない。",
+     "至急配送", "配送業者の仕分けミス", "業者に調査を依頼し翌日配達", "業者との連絡体制を見直し",
+     "配送遅延", "電気ケトル KT-10", "電話", "なし", "物流部"],
+    ["T-002", "2024/02/03", "配達予定日を過ぎても届かない",
+     "配達予定日を過ぎても商品が到着しません。いつ届くのか教えてほしい。", "到着日の連絡",
+     "倉庫の出荷遅れ", "お詫びし出荷日を連絡", "", "配送遅延", "空気清浄機 AP-300", "メール",
+     "あり", "物流部"],
+    ["T-003", "2024/03/15", "違う商品が届いた", "ケトルを注文したのに電子レンジが届いた。",
+     "交換", "ピッキングミス", "正しい商品を発送し誤品を回収", "バーコード検品の導入",
+     "誤配送", "電気ケトル KT-10", "Webフォーム", "なし", "物流部"],
+    ["T-004", "2024/05/20", "ドアから異音", "電子レンジのドアを開け閉めするとギシギシと異音がする。",
+     "交換", "ヒンジ部品の不良", "新品と交換", "部品サプライヤー変更", "商品不良",
+     "電子レンジ MR-200", "電話", "あり", "品質保証部"],
+    ["T-005", "2024/07/01", "二重請求", "クレジットカードに同じ注文が二回請求されている。",
+     "返金", "決済タイムアウト時の二重計上", "重複分を取消し返金", "二重計上チェックを追加",
+     "請求・返金", "通販サイト", "チャット", "なし", "経理部"],
+    ["T-006", "2024/09/12", "態度が悪い", "電話窓口の担当者の言い方が高圧的で、話を聞いてもらえなかった。",
+     "謝罪", "傾聴不足と言い訳", "責任者から謝罪の電話", "応対研修の実施", "接客態度",
+     "ポイントカード", "電話", "あり", "お客様相談室"],
+    ["T-007", "2025/01/08", "ログインできない", "通販サイトにログインできず、パスワードを再設定してもエラーになる。",
+     "早急な復旧", "認証サーバーの障害", "障害復旧後に連絡", "", "システム障害", "通販サイト",
+     "SNS", "なし", "EC運営部"],
+    ["T-008", "2025/02/14", "Package not arrived",
+     "My package has not arrived yet and the tracking number shows no update for a week.",
+     "Delivery date", "Carrier delay", "Contacted the carrier and informed the customer",
+     "", "配送遅延", "ワイヤレスイヤホン WE-5", "メール", "なし", "物流部"],
+]
+
+
+def write_ledger(path: Path, rows: list[list[str]] | None = None,
+                 headers: list[str] | None = None, encoding: str = "utf-8",
+                 delimiter: str = ",") -> Path:
+    """Write a ledger CSV/TSV in the given encoding."""
+    with path.open("w", encoding=encoding, newline="") as handle:
+        writer = csv.writer(handle, delimiter=delimiter)
+        writer.writerow(headers or HEADERS)
+        writer.writerows(ROWS if rows is None else rows)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test touches indexes/default or inherits a model choice."""
+    monkeypatch.setenv("KB_INDEX_DIR", str(tmp_path / "kb"))
+    monkeypatch.delenv("KB_EMBEDDING_MODEL", raising=False)
+    yield
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Path:
+    return write_ledger(tmp_path / "ledger.csv")
+
+
+@pytest.fixture
+def kb(tmp_path: Path, ledger: Path):  # noqa: ANN201
+    """A base with the small ledger ingested (USE model, real SQLite/FTS5/FAISS)."""
+    from kb import KnowledgeBase
+
+    base = KnowledgeBase.open(tmp_path / "kb")
+    base.ingest_ledger(ledger)
+    yield base
+    base.close()

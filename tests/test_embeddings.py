@@ -1,0 +1,48 @@
+"""Both embedding backends, real models, offline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kb.embeddings import EmbedderError, load_embedder
+
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+@pytest.mark.parametrize(("name", "dim"), [("use-multilingual-v3", 512), (MINILM, 384)])
+def test_backends_give_unit_vectors_that_rank_paraphrases_first(name: str, dim: int) -> None:
+    model = load_embedder(name)
+    assert model.dim == dim
+    docs = model.encode_documents([
+        "My parcel has still not been delivered.",
+        "The microwave door makes a squeaking noise.",
+        "I was charged twice on my credit card.",
+    ])
+    query = model.encode_queries(["my package has not arrived"])
+    assert docs.shape == (3, dim) and docs.dtype == np.float32
+    assert np.allclose(np.linalg.norm(docs, axis=1), 1.0, atol=1e-4)
+    assert int(np.argmax(docs @ query[0])) == 0
+
+
+def test_use_understands_japanese() -> None:
+    model = load_embedder()
+    docs = model.encode_documents(["荷物がまだ届いていない", "電子レンジから異音がする"])
+    query = model.encode_queries(["配達予定日を過ぎても商品が到着しない"])
+    assert int(np.argmax(docs @ query[0])) == 0
+
+
+def test_empty_batch_and_empty_text() -> None:
+    model = load_embedder()
+    assert model.encode_documents([]).shape == (0, 512)
+    vector = model.encode_queries([""])
+    assert np.isfinite(vector).all()
+
+
+def test_same_model_loads_once_per_process() -> None:
+    assert load_embedder("use") is load_embedder("use")
+
+
+def test_unknown_model_is_a_clear_error() -> None:
+    with pytest.raises(EmbedderError, match="cannot load embedding model"):
+        load_embedder("no-such-org/no-such-model-xyz")

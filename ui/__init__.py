@@ -1,0 +1,1 @@
+"""Streamlit pages; thin: they call the knowledge base and draw what it returns."""
