@@ -87,7 +87,7 @@ def test_unknown_mode_is_a_clear_error(kb: KnowledgeBase) -> None:
     ],
 )
 def test_filters_apply_before_the_cut(kb: KnowledgeBase, mode: str, filters: Filters,
-                                      check) -> None:  # noqa: ANN001
+                                      check) -> None:
     # The query is about delivery, so unfiltered the top case would be a delivery case.
     query = "荷物が届かない 注文 商品 電話 サイト"
     result = kb.search(query, top_k=1, mode=mode, filters=filters)
