@@ -41,7 +41,7 @@ def normalize_header(header: str) -> str:
     """Fold width, case, spaces and punctuation so '管理番号 ' and 'Complaint ID' compare."""
     text = unicodedata.normalize("NFKC", str(header)).strip().lower()
     text = _BRACKETS.sub("", text) or text
-    return re.sub(r"[\s_\-?？:：・/]+", "", text) or text
+    return re.sub(r"[\s_\-?？:：・/.]+", "", text) or text  # "No." is the usual id header
 
 
 _ALIAS_TO_FIELD: dict[str, str] = {

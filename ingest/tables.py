@@ -42,10 +42,14 @@ def read_table(path: Path) -> Table:
     suffix = path.suffix.lower()
     if not path.exists():
         raise IngestError(str(path), "file not found")
-    if suffix in (".xlsx", ".xlsm"):
-        return _read_xlsx(path)
     if suffix == ".xls":
         raise IngestError(str(path), "old .xls workbooks are not supported; save as .xlsx or CSV")
+    if suffix not in LEDGER_SUFFIXES:  # before decoding: a PDF is not "undecodable text"
+        raise IngestError(
+            str(path), f"unsupported ledger type '{suffix}' (use {', '.join(LEDGER_SUFFIXES)})"
+        )
+    if suffix in (".xlsx", ".xlsm"):
+        return _read_xlsx(path)
     data = path.read_bytes()
     if not data.strip():
         raise IngestError(str(path), "the file is empty")
@@ -54,21 +58,20 @@ def read_table(path: Path) -> Table:
         return _read_jsonl(text, encoding)
     if suffix == ".json":
         return _read_json(text, encoding, str(path))
-    if suffix in (".csv", ".tsv", ".txt"):
-        return _read_delimited(
-            text, encoding, str(path), tab=suffix == ".tsv" or _looks_tabbed(text)
-        )
-    raise IngestError(
-        str(path), f"unsupported ledger type '{suffix}' (use {', '.join(LEDGER_SUFFIXES)})"
-    )
+    return _read_delimited(text, encoding, str(path), tab=suffix == ".tsv" or _looks_tabbed(text))
 
 
 def decode_bytes(data: bytes, path: str) -> tuple[str, str]:
     """Decode a text file, telling CP932 from EUC-JP by which gives more real Japanese."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16"), "utf-16"
+    bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    try:
+        if bom:
+            return data[bom:].decode("utf-8"), "utf-8-sig"
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            return data.decode("utf-16"), "utf-16"
+    except UnicodeDecodeError as exc:  # e.g. Shift_JIS text pasted into a UTF-8 file
+        raise IngestError(path, f"starts with a Unicode byte-order mark but byte {exc.start + bom} "
+                                "is not valid in that encoding; save it again as UTF-8") from None
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -111,25 +114,51 @@ def _unique_headers(raw: list[object]) -> list[str]:
 
 
 def _read_delimited(text: str, encoding: str, path: str, tab: bool) -> Table:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t" if tab else ",")
+    delimiter = "\t" if tab else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     headers: list[str] | None = None
     rows: list[Row] = []
-    start = 1
-    for record in reader:
-        location, start = f"line {start}", reader.line_num + 1
-        if not any(cell.strip() for cell in record):
-            continue
-        if headers is None:
-            headers = _unique_headers(record)
-            continue
-        values: dict[str, object] = dict(zip(headers, record, strict=False))
-        error = ""
-        if len(record) > len(headers) and any(c.strip() for c in record[len(headers):]):
-            error = f"{len(record)} cells but the header has {len(headers)} columns"
-        rows.append(Row(location, values, error))
+    start = last_start = header_line = 1
+    try:
+        for record in reader:
+            last_start, start = start, reader.line_num + 1
+            location = f"line {last_start}"
+            if not any(cell.strip() for cell in record):
+                continue
+            if headers is None:
+                headers, header_line = _unique_headers(record), last_start
+                continue
+            values: dict[str, object] = dict(zip(headers, record, strict=False))
+            error = ""
+            if len(record) > len(headers) and any(c.strip() for c in record[len(headers):]):
+                error = f"{len(record)} cells but the header has {len(headers)} columns"
+            rows.append(Row(location, values, error))
+    except csv.Error as exc:  # e.g. a cell over the csv field limit after an unclosed quote
+        raise IngestError(path, f"line {start}: {exc} (is a closing quote \" missing?)") from None
     if headers is None:
         raise IngestError(path, "no header row found")
+    end = reader.line_num
+    if end > last_start and _quote_left_open(text, last_start, delimiter):
+        # csv silently reads an unclosed quote to the end of the file: every later row
+        # would vanish into one cell, so refuse that row instead.
+        message = (f"a quoted cell opened on line {last_start} is never closed, so lines "
+                   f"{last_start}-{end} were read as one row (add the missing closing quote \")")
+        if rows and rows[-1].location == f"line {last_start}":
+            rows[-1] = Row(rows[-1].location, rows[-1].values, message)
+        elif header_line == last_start:
+            raise IngestError(path, f"the header row is broken: {message}")
     return Table(headers, rows, "tsv" if tab else "csv", encoding)
+
+
+def _quote_left_open(text: str, line: int, delimiter: str) -> bool:
+    """Whether the record starting on `line` ends inside a quoted cell at end of file."""
+    tail = "".join(io.StringIO(text, newline="").readlines()[line - 1:])
+    try:
+        for _ in csv.reader(io.StringIO(tail, newline=""), delimiter=delimiter, strict=True):
+            pass
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
 
 
 def _read_xlsx(path: Path) -> Table:
@@ -173,7 +202,9 @@ def _collect_headers(rows: list[Row]) -> list[str]:
 
 def _read_jsonl(text: str, encoding: str) -> Table:
     rows: list[Row] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # split on "\n" only: str.splitlines() also breaks at U+2028/U+0085, which JSON strings
+    # may hold unescaped, and would cut such records in half.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
