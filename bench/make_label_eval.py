@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ingest import read_ledger  # noqa: E402
+from ingest import read_ledger
 
 
 def main() -> int:

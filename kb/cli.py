@@ -263,6 +263,23 @@ def reindex(obj: Context, new_model: str | None) -> None:
     click.echo(f"reindexed {stats_.chunks} chunks with {stats_.model} (dim {stats_.dim})")
 
 
+@main.command(name="calibrate")
+@click.pass_obj
+def calibrate_command(obj: Context) -> None:
+    """Re-tune the hybrid fusion weight from the base's own labels (分類/商品)."""
+    with obj.open() as kb:
+        update, bar = _progress_bar("calibrate")
+        result = kb.calibrate(progress=update)
+        bar.close()
+        prior = kb.dense_prior()
+    if result is None:
+        click.echo(f"no usable category/product labels; keeping the default dense prior {prior}")
+        return
+    scores = ", ".join(f"{p}: {v:.3f}" for p, v in result.ndcg.items())
+    click.echo(f"dense prior {result.dense_prior} chosen on {result.queries} held-out cases "
+               f"(similar = same {result.label}); nDCG@10 by prior: {scores}")
+
+
 @main.command(name="eval")
 @click.option("--queries", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--qrels", required=True, type=click.Path(exists=True, dir_okay=False))

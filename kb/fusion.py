@@ -13,6 +13,9 @@ import numpy as np
 
 FUSIONS = ("adaptive", "zsum", "rrf")
 DEFAULT_FUSION = "adaptive"
+# Prior weight of the dense half in `adaptive` when the base has not been calibrated
+# (kb/calibration.py): best single value across JaQuAD and CFPB, see BENCHMARKS.md.
+DEFAULT_DENSE_PRIOR = 0.4
 
 
 def zscores(scores: np.ndarray) -> np.ndarray:
@@ -46,26 +49,31 @@ def confidence(z: np.ndarray) -> float:
     return float(max(z.max(), 1e-3)) if len(z) else 1.0
 
 
-def adaptive(dense: np.ndarray, lexical: np.ndarray, dense_prior: float = 0.4) -> np.ndarray:
+def adaptive(dense: np.ndarray, lexical: np.ndarray,
+             dense_prior: float = DEFAULT_DENSE_PRIOR) -> np.ndarray:
     """z-score sum weighted per query by each ranker's confidence in its top answer.
 
-    The prior 0.4 was the best single value across JaQuAD (lexical-friendly) and
-    CFPB similar-complaint judgments (paraphrase-heavy); see bench/fusion_study.py.
+    `dense_prior` 1.0 is dense alone, 0.0 lexical alone; calibration picks it per base.
     """
+    if dense_prior >= 1.0:
+        return zscores(dense)
     zd, zl = zscores(dense), zscores(lexical)
     if not np.any(lexical > 0):
         return zd
+    if dense_prior <= 0.0:
+        return zl
     wd = dense_prior * confidence(zd)
     wl = (1.0 - dense_prior) * confidence(zl)
     return (wd * zd + wl * zl) / (wd + wl)
 
 
-def fuse(method: str, dense: np.ndarray, lexical: np.ndarray) -> np.ndarray:
+def fuse(method: str, dense: np.ndarray, lexical: np.ndarray,
+         dense_prior: float = DEFAULT_DENSE_PRIOR) -> np.ndarray:
     """Dispatch by name; higher is better."""
     if method == "rrf":
         return rrf(dense, lexical)
     if method == "zsum":
         return zsum(dense, lexical)
     if method == "adaptive":
-        return adaptive(dense, lexical)
+        return adaptive(dense, lexical, dense_prior)
     raise ValueError(f"unknown fusion '{method}' (choose from {', '.join(FUSIONS)})")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import json
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -18,9 +19,10 @@ from ingest.chunking import chunk_text
 from ingest.ledger import LedgerRead, read_ledger, write_rejects
 from ingest.records import Case
 from kb import analyser
+from kb.calibration import Calibration, calibrate
 from kb.embeddings import DEFAULT_MODEL, Embedder, load_embedder
 from kb.filters import Filters
-from kb.fusion import DEFAULT_FUSION
+from kb.fusion import DEFAULT_DENSE_PRIOR, DEFAULT_FUSION
 from kb.results import SearchResult
 from kb.search import search_cases
 from kb.store import Store
@@ -83,6 +85,8 @@ class Stats:
     schema_version: int
     state_version: int
     directory: str
+    fusion_dense_prior: float
+    fusion_calibration: str  # how the prior was chosen (JSON), '' if never calibrated
 
 
 def resolve_index_dir(directory: str | os.PathLike[str] | None = None) -> Path:
@@ -246,7 +250,35 @@ class KnowledgeBase:
                 if progress and (n % 200 == 0 or n == len(changed)):
                     progress(n, len(changed), "store")
         self._apply_to_index(removed, added_ids, added_vectors)
+        if changed:
+            self._maybe_calibrate(progress)
         return report
+
+    def _maybe_calibrate(self, progress: Progress | None) -> None:
+        """Re-tune the fusion weight when the base has grown or shrunk by a tenth or more."""
+        manifest = self.store.manifest()
+        last = json.loads(manifest.get("fusion_calibration") or "null")
+        cases = self.store.counts()["cases"]
+        if last and abs(cases - last["cases_total"]) < 0.1 * max(last["cases_total"], 1):
+            return
+        self.calibrate(progress)
+
+    @_locked
+    def calibrate(self, progress: Progress | None = None) -> Calibration | None:
+        """Choose the hybrid fusion's dense prior from the base's own labels (kb/calibration.py)."""
+        self._sync_index()
+        result = calibrate(self.store, self.index, self.embedder, progress=progress)
+        record = {"cases_total": self.store.counts()["cases"], "at": _now(),
+                  **(json.loads(result.to_json()) if result else {"dense_prior": None})}
+        prior = result.dense_prior if result else DEFAULT_DENSE_PRIOR
+        self.store.write_manifest(fusion_dense_prior=prior,
+                                  fusion_calibration=json.dumps(record, ensure_ascii=False))
+        return result
+
+    def dense_prior(self) -> float:
+        """The fusion weight searches use: calibrated for this base, else the default."""
+        value = self.store.manifest().get("fusion_dense_prior")
+        return float(value) if value else DEFAULT_DENSE_PRIOR
 
     def _vectors_for(self, texts: list[str], progress: Progress | None,
                      report: IngestReport) -> dict[str, np.ndarray]:
@@ -312,6 +344,7 @@ class KnowledgeBase:
         self.embedder = embedder
         self._index_version = -1
         self._sync_index()
+        self.calibrate(progress)
 
     # ---- reading ----
     @_locked
@@ -319,7 +352,7 @@ class KnowledgeBase:
                filters: Filters | None = None, fusion: str = DEFAULT_FUSION) -> SearchResult:
         self._sync_index()
         return search_cases(self.store, self.index, self.embedder, query, top_k, mode,
-                            filters, fusion)
+                            filters, fusion, dense_prior=self.dense_prior())
 
     @_locked
     def search_many(self, queries: list[str], top_k: int = 10, mode: str = "hybrid",
@@ -332,9 +365,11 @@ class KnowledgeBase:
             vectors = np.vstack([self.embedder.encode_queries(queries[s : s + EMBED_BATCH])
                                  for s in range(0, len(queries), EMBED_BATCH)])
         results = []
+        prior = self.dense_prior()
         for n, (query, vector) in enumerate(zip(queries, vectors, strict=True), start=1):
             results.append(search_cases(self.store, self.index, self.embedder, query, top_k,
-                                        mode, filters, fusion, query_vector=vector))
+                                        mode, filters, fusion, query_vector=vector,
+                                        dense_prior=prior))
             if progress and (n % 50 == 0 or n == len(queries)):
                 progress(n, len(queries), "search")
         return results
@@ -350,7 +385,9 @@ class KnowledgeBase:
         return Stats(**counts, model=self.embedder.name, dim=self.embedder.dim,
                      analyser=manifest.get("analyser", ""),
                      schema_version=int(manifest.get("schema_version", 0)),
-                     state_version=self.store.state_version(), directory=str(self.layout.root))
+                     state_version=self.store.state_version(), directory=str(self.layout.root),
+                     fusion_dense_prior=self.dense_prior(),
+                     fusion_calibration=manifest.get("fusion_calibration", ""))
 
     @_locked
     def facets(self) -> dict[str, list[tuple[str, int]]]:

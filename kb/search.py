@@ -15,7 +15,7 @@ import numpy as np
 from kb import analyser
 from kb.embeddings import Embedder
 from kb.filters import Filters
-from kb.fusion import DEFAULT_FUSION, fuse
+from kb.fusion import DEFAULT_DENSE_PRIOR, DEFAULT_FUSION, fuse
 from kb.results import MODES, CaseHit, SearchResult
 from kb.store import Store
 from kb.vector_index import VectorIndex
@@ -35,6 +35,7 @@ def search_cases(
     filters: Filters | None = None,
     fusion: str = DEFAULT_FUSION,
     query_vector: np.ndarray | None = None,
+    dense_prior: float = DEFAULT_DENSE_PRIOR,
 ) -> SearchResult:
     """Rank past cases for a free-text complaint; see module docstring."""
     if mode not in MODES:
@@ -53,7 +54,7 @@ def search_cases(
     found = gather(store, index, qvec, match, depth, filters, mode)
     if mode == "hybrid":
         candidates, d, lx = found.complete(store, index, qvec, match)
-        fused = fuse(fusion, d, lx) if candidates else np.zeros(0)
+        fused = fuse(fusion, d, lx, dense_prior) if candidates else np.zeros(0)
         ranked = [candidates[i] for i in np.argsort(-fused, kind="stable")[:top_k]]
         final = dict(zip(candidates, fused.tolist(), strict=True))
     else:

@@ -64,6 +64,16 @@ class Store:
         self.db.executemany("INSERT OR REPLACE INTO manifest VALUES (?, ?)",
                             [(k, str(v)) for k, v in values.items()])
 
+    def write_manifest(self, **values: object) -> None:
+        """Update manifest keys atomically without bumping the state version (no data changed)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.set_manifest(**values)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
     def state_version(self) -> int:
         row = self.db.execute("SELECT value FROM manifest WHERE key = 'state_version'").fetchone()
         return int(row[0]) if row else 0
