@@ -91,7 +91,7 @@ def main() -> None:
             order = np.argsort(-fusion(d, lx), kind="stable")[:10] if ids else []
             runs[q.id] = [ids[i] for i in order]
         m = mean_metrics(runs, qrels)
-        print(f"{name:<16} nDCG@10 {m['nDCG@10']:.4f}  R@1 {m['Recall@1']:.4f}  "
+        print(f"{name:<26} nDCG@10 {m['nDCG@10']:.4f}  R@1 {m['Recall@1']:.4f}  "
               f"R@10 {m['Recall@10']:.4f}  MRR@10 {m['MRR@10']:.4f}")
 
 

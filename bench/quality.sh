@@ -24,6 +24,7 @@ for set in jaquad cfpb sample; do
   if [ "$set" = jaquad ]; then q="$DATA/jaquad_dev/queries.jsonl"; r="$DATA/jaquad_dev/qrels.tsv"
   else q="$OUT/${set}_eval/queries.jsonl"; r="$OUT/${set}_eval/qrels.tsv"; fi
   echo; echo "### $set: kb eval"
+  $KB --index "$OUT/$set" stats --json | $PY -c 'import json,sys; s=json.load(sys.stdin); print("fusion dense prior:", s["fusion_dense_prior"], "calibration:", s["fusion_calibration"] or "none")' 
   $KB --index "$OUT/$set" eval --queries "$q" --qrels "$r"
   echo; echo "### $set: fusion study (same candidates, nDCG@10)"
   $PY bench/fusion_study.py --index "$OUT/$set" --queries "$q" --qrels "$r"

@@ -102,6 +102,11 @@ def _looks_tabbed(text: str) -> bool:
     return first.count("\t") > first.count(",")
 
 
+def _filled(record: list[object] | tuple[object, ...]) -> int:
+    """Non-empty cells: a one-cell row above a wider one is a title (台帳名), not the header."""
+    return sum(1 for cell in record if clean_text(cell))
+
+
 def _unique_headers(raw: list[object]) -> list[str]:
     headers: list[str] = []
     for i, value in enumerate(raw):
@@ -117,6 +122,7 @@ def _read_delimited(text: str, encoding: str, path: str, tab: bool) -> Table:
     delimiter = "\t" if tab else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     headers: list[str] | None = None
+    pending: tuple[list[str], int] | None = None
     rows: list[Row] = []
     start = last_start = header_line = 1
     try:
@@ -126,8 +132,14 @@ def _read_delimited(text: str, encoding: str, path: str, tab: bool) -> Table:
             if not any(cell.strip() for cell in record):
                 continue
             if headers is None:
-                headers, header_line = _unique_headers(record), last_start
-                continue
+                if pending is None and _filled(record) == 1:
+                    pending = (record, last_start)  # a title line above the header?
+                    continue
+                if pending is not None and _filled(record) < 2:
+                    headers, header_line = _unique_headers(pending[0]), pending[1]
+                else:
+                    headers, header_line = _unique_headers(record), last_start
+                    continue
             values: dict[str, object] = dict(zip(headers, record, strict=False))
             error = ""
             if len(record) > len(headers) and any(c.strip() for c in record[len(headers):]):
@@ -135,6 +147,8 @@ def _read_delimited(text: str, encoding: str, path: str, tab: bool) -> Table:
             rows.append(Row(location, values, error))
     except csv.Error as exc:  # e.g. a cell over the csv field limit after an unclosed quote
         raise IngestError(path, f"line {start}: {exc} (is a closing quote \" missing?)") from None
+    if headers is None and pending is not None:
+        headers, header_line = _unique_headers(pending[0]), pending[1]
     if headers is None:
         raise IngestError(path, "no header row found")
     end = reader.line_num
@@ -171,14 +185,23 @@ def _read_xlsx(path: Path) -> Table:
     try:
         sheet = workbook.active
         headers: list[str] | None = None
+        pending: list[object] | None = None
         rows: list[Row] = []
         for number, record in enumerate(sheet.iter_rows(values_only=True), start=1):
             if not any(clean_text(c) for c in record):
                 continue
             if headers is None:
-                headers = _unique_headers(list(record))
-                continue
+                if pending is None and _filled(record) == 1:
+                    pending = list(record)  # a title row above the header?
+                    continue
+                if pending is not None and _filled(record) < 2:
+                    headers = _unique_headers(pending)
+                else:
+                    headers = _unique_headers(list(record))
+                    continue
             rows.append(Row(f"row {number}", dict(zip(headers, record, strict=False))))
+        if headers is None and pending is not None:
+            headers = _unique_headers(pending)
     finally:
         workbook.close()
     if headers is None:

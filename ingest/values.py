@@ -13,6 +13,7 @@ _YMD = re.compile(
 )
 _ERA = re.compile(r"^(令和|平成|昭和|[RHS])(\d{1,2}|元)[年./-](\d{1,2})[月./-](\d{1,2})日?$", re.I)
 _MDY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+_WEEKDAY = re.compile(r"\s*\([月火水木金土日](?:曜日?)?\)")  # 2024年4月1日(月), after NFKC
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 
 _TRUE = {"あり", "有", "有り", "はい", "yes", "y", "true", "t", "1", "○", "〇", "◯", "済", "対象",
@@ -41,7 +42,7 @@ def parse_date(value: object) -> str | None:
             else value.date().isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
-    text = unicodedata.normalize("NFKC", clean_text(value)).strip()
+    text = _WEEKDAY.sub("", unicodedata.normalize("NFKC", clean_text(value))).strip()
     if not text:
         return None
     if m := _YMD.match(text):

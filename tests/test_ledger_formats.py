@@ -233,3 +233,29 @@ def test_multiline_cells_and_blank_lines_in_csv(tmp_path: Path) -> None:
     read = read_ledger(path)
     assert [(c.id, c.content) for c in read.cases] == [
         ("M-1", "一行目\n二行目, 続き"), ("M-2", '彼は"至急"と言った')]
+
+
+def test_title_row_above_the_header_is_skipped(tmp_path: Path) -> None:
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["クレーム管理台帳 2024年度"])
+    sheet.append([])
+    sheet.append(["管理番号", "受付日", "クレーム内容"])
+    sheet.append(["A-1", "2024年4月1日(月)", "荷物が届かない"])
+    book.save(tmp_path / "titled.xlsx")
+    read = read_ledger(tmp_path / "titled.xlsx")
+    assert read.errors == []
+    assert [(c.id, c.date, c.content) for c in read.cases] == [("A-1", "2024-04-01", "荷物が届かない")]
+    csv_path = tmp_path / "titled.csv"
+    csv_path.write_text("クレーム管理台帳\n管理番号,受付日,クレーム内容\nA-1,2024/4/1,箱が潰れていた\n",
+                        encoding="utf-8")
+    read = read_ledger(csv_path)
+    assert [(c.id, c.content) for c in read.cases] == [("A-1", "箱が潰れていた")]
+    assert read.cases and read.errors == []
+
+
+def test_single_column_ledger_is_not_mistaken_for_a_title(tmp_path: Path) -> None:
+    path = tmp_path / "one.csv"
+    path.write_text("クレーム内容\n荷物が届かない\n箱が潰れていた\n", encoding="utf-8")
+    read = read_ledger(path)
+    assert [c.content for c in read.cases] == ["荷物が届かない", "箱が潰れていた"]
