@@ -1,7 +1,8 @@
 """Streamlit entry point: `streamlit run app.py`.
 
 Opens the knowledge base (indexes/default, or KB_INDEX_DIR) once per process;
-an empty base is filled from the bundled sample ledger on first start.
+an empty base is filled from the bundled sample ledger on first start. Pages
+live in ui/, one module each, and only call the knowledge base.
 """
 
 from __future__ import annotations
@@ -10,19 +11,26 @@ import streamlit as st
 
 from kb.sample import ensure_sample
 from ui import search
+from ui.i18n import COMMON, LANGUAGES, tr
 from ui.state import knowledge_base
 
 st.set_page_config(page_title="クレーム事例ナレッジベース", page_icon="📒", layout="wide")
+st.sidebar.radio(tr(COMMON, "language"), list(LANGUAGES), format_func=LANGUAGES.get,
+                 horizontal=True, key="lang")
 
 kb = knowledge_base()
 if kb.stats().cases == 0:
-    bar = st.progress(0.0, text="サンプル台帳を取り込み中… Building the sample knowledge base…")
+    bar = st.progress(0.0, text=tr(COMMON, "building_sample"))
 
     def _progress(done: int, total: int, stage: str) -> None:
-        bar.progress(done / max(total, 1),
-                     text=f"サンプル台帳を取り込み中 Building sample base: {stage} {done}/{total}")
+        bar.progress(done / max(total, 1), text=f"{tr(COMMON, 'building_sample')} {stage} "
+                                                f"{done}/{total}")
 
     ensure_sample(kb, progress=_progress)
     bar.empty()
 
-search.render(kb)
+pages = [
+    st.Page(lambda: search.render(kb), title=tr(search.TEXT, "nav"), icon="🔎",
+            url_path="search", default=True),
+]
+st.navigation(pages).run()

@@ -84,3 +84,37 @@ def fts_query(text: str) -> str:
     """An FTS5 OR-query over the distinct tokens of `text`; '' when nothing is searchable."""
     distinct = dict.fromkeys(tokens(text))
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in distinct)
+
+
+def match_spans(text: str, terms: set[str]) -> list[tuple[int, int]]:
+    """(start, end) offsets in the original `text` of words whose token is in `terms`.
+
+    Text is normalised character by character so offsets map back to the original
+    (NFKC may change lengths); used to highlight why a case matched.
+    """
+    if not terms or not text:
+        return []
+    from sudachipy import SplitMode
+
+    normalised: list[str] = []
+    source: list[int] = []
+    for i, ch in enumerate(text):
+        for out in normalize(ch).lower():
+            normalised.append(out)
+            source.append(i)
+    flat = "".join(normalised)
+    spans: list[tuple[int, int]] = []
+    offset = 0
+    for piece in _pieces(flat):
+        for m in _tokenizer().tokenize(piece, SplitMode.A):
+            surface = m.surface()
+            token = surface if _LATIN.match(surface) else normalize(m.normalized_form()).lower()
+            if token in terms and m.end() > m.begin():
+                start = source[offset + m.begin()]
+                end = source[offset + m.end() - 1] + 1
+                if spans and start <= spans[-1][1]:
+                    spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+                else:
+                    spans.append((start, end))
+        offset += len(piece)
+    return spans

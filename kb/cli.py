@@ -12,7 +12,7 @@ import click
 from ingest.errors import IngestError
 from ingest.tables import LEDGER_SUFFIXES
 from kb.embeddings import EmbedderError
-from kb.evaluate import load_qrels, load_queries, mean_metrics
+from kb.evaluate import Query, load_qrels, load_queries, mean_metrics
 from kb.filters import Filters
 from kb.fusion import DEFAULT_FUSION, FUSIONS
 from kb.knowledge_base import KnowledgeBase, KnowledgeBaseError, Progress
@@ -172,6 +172,8 @@ def _short(text: str, limit: int = 160) -> str:
 @click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
 @click.option("--fusion", type=click.Choice(FUSIONS), default=DEFAULT_FUSION, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.option("--feedback/--no-feedback", "use_feedback", default=True, show_default=True,
+              help="Let staff feedback on similar past queries adjust the ranking.")
 @click.option("--from", "date_from", help="Cases on or after this date.")
 @click.option("--to", "date_to", help="Cases on or before this date.")
 @click.option("--category", multiple=True, help="Only these categories (分類); repeatable.")
@@ -181,7 +183,7 @@ def _short(text: str, limit: int = 160) -> str:
               help="Only escalated (二次クレーム) cases, or only non-escalated ones.")
 @click.pass_obj
 def search(obj: Context, query: str | None, batch: str | None, top_k: int, mode: str,
-           fusion: str, as_json: bool, date_from: str | None, date_to: str | None,
+           fusion: str, as_json: bool, use_feedback: bool, date_from: str | None, date_to: str | None,
            category: tuple[str, ...], product: tuple[str, ...], channel: tuple[str, ...],
            escalated: bool | None) -> None:
     """Find past cases similar to QUERY (or to each line of --batch)."""
@@ -194,13 +196,14 @@ def search(obj: Context, query: str | None, batch: str | None, top_k: int, mode:
                 queries = load_queries(batch)
             except ValueError as exc:
                 raise click.ClickException(str(exc)) from None
-            results = kb.search_many([q.text for q in queries], top_k, mode, filters, fusion)
+            results = kb.search_many([q.text for q in queries], top_k, mode, filters, fusion,
+                                     use_feedback=use_feedback)
             for q, result in zip(queries, results, strict=True):
                 hits = [{"id": h.case.id, "score": round(h.score, 6)} for h in result.hits]
                 click.echo(json.dumps({"query_id": q.id, "hits": hits}, ensure_ascii=False))
             return
         assert query is not None
-        result = kb.search(query, top_k, mode, filters, fusion)
+        result = kb.search(query, top_k, mode, filters, fusion, use_feedback=use_feedback)
     if as_json:
         click.echo(json.dumps({"query": result.query, "mode": result.mode,
                                "took_ms": round(result.took_ms, 2),
@@ -281,36 +284,58 @@ def calibrate_command(obj: Context) -> None:
 
 
 @main.command(name="eval")
-@click.option("--queries", required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--qrels", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--queries", type=click.Path(exists=True, dir_okay=False),
+              help="JSON lines {\"_id\", \"text\"} (BEIR queries).")
+@click.option("--qrels", type=click.Path(exists=True, dir_okay=False),
+              help="TSV query-id, corpus-id, score.")
+@click.option("--from-feedback", is_flag=True,
+              help="Use staff feedback stored in the base as the judgments (helpful = relevant).")
 @click.option("--modes", default=",".join(MODES), show_default=True)
 @click.option("--fusion", type=click.Choice(FUSIONS), default=DEFAULT_FUSION, show_default=True)
+@click.option("--feedback/--no-feedback", "use_feedback", default=None,
+              help="Let stored feedback adjust the ranking [default: on, off with --from-feedback].")
 @click.option("--limit", type=int, default=None, help="Only the first N queries.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def evaluate(obj: Context, queries: str, qrels: str, modes: str, fusion: str,
-             limit: int | None, as_json: bool) -> None:
+def evaluate(obj: Context, queries: str | None, qrels: str | None, from_feedback: bool,
+             modes: str, fusion: str, use_feedback: bool | None, limit: int | None,
+             as_json: bool) -> None:
     """Recall@1/5/10, MRR@10 and nDCG@10 per search mode."""
-    judged = load_qrels(qrels)
-    items = [q for q in load_queries(queries) if q.id in judged][:limit]
-    if not items:
-        raise click.ClickException("no query in --queries has a judgment in --qrels")
-    table: dict[str, dict[str, float]] = {}
+    if from_feedback == bool(queries and qrels) or bool(queries) != bool(qrels):
+        raise click.UsageError("give --queries and --qrels, or --from-feedback")
+    mode_list = [m.strip() for m in modes.split(",") if m.strip()]
+    for mode in mode_list:
+        if mode not in MODES:
+            raise click.BadParameter(f"unknown mode '{mode}'", param_hint="--modes")
     with obj.open() as kb:
-        for mode in [m.strip() for m in modes.split(",") if m.strip()]:
-            if mode not in MODES:
-                raise click.BadParameter(f"unknown mode '{mode}'", param_hint="--modes")
+        if from_feedback:
+            # Judging the ranking with the very feedback that shaped it would flatter it.
+            use_feedback = bool(use_feedback)
+            pairs, judged = kb.feedback_judgments()
+            items = [Query(qid, text) for qid, text in pairs][:limit]
+        else:
+            assert queries is not None and qrels is not None
+            judged = load_qrels(qrels)
+            items = [q for q in load_queries(queries) if q.id in judged][:limit]
+            use_feedback = True if use_feedback is None else use_feedback
+        if not items:
+            raise click.ClickException("no judged queries (no query has a relevant case)")
+        table: dict[str, dict[str, float]] = {}
+        for mode in mode_list:
             update, bar = _progress_bar(mode)
             results = kb.search_many([q.text for q in items], 10, mode, fusion=fusion,
-                                     progress=update)
+                                     progress=update, use_feedback=use_feedback)
             bar.close()
             runs = {q.id: [h.case.id for h in r.hits] for q, r in zip(items, results, strict=True)}
             table[mode] = mean_metrics(runs, judged)
     if as_json:
-        click.echo(json.dumps({"queries": len(items), "fusion": fusion, "metrics": table}))
+        click.echo(json.dumps({"queries": len(items), "fusion": fusion,
+                               "feedback": use_feedback, "metrics": table}))
         return
     names = list(next(iter(table.values())))
-    click.echo(f"{len(items)} queries, fusion={fusion}")
+    source = "staff feedback" if from_feedback else "qrels"
+    click.echo(f"{len(items)} queries ({source}), fusion={fusion}, "
+               f"feedback in ranking={'on' if use_feedback else 'off'}")
     click.echo(f"{'mode':<8}" + "".join(f"{n:>10}" for n in names))
     for mode, values in table.items():
         click.echo(f"{mode:<8}" + "".join(f"{values[n]:>10.4f}" for n in names))

@@ -18,9 +18,10 @@ import numpy as np
 from ingest.chunking import chunk_text
 from ingest.ledger import LedgerRead, read_ledger, write_rejects
 from ingest.records import Case
-from kb import analyser
+from kb import analyser, feedback
 from kb.calibration import Calibration, calibrate
 from kb.embeddings import DEFAULT_MODEL, Embedder, load_embedder
+from kb.feedback import FeedbackIndex
 from kb.filters import Filters
 from kb.fusion import DEFAULT_DENSE_PRIOR, DEFAULT_FUSION
 from kb.results import SearchResult
@@ -349,15 +350,19 @@ class KnowledgeBase:
     # ---- reading ----
     @_locked
     def search(self, query: str, top_k: int = 10, mode: str = "hybrid",
-               filters: Filters | None = None, fusion: str = DEFAULT_FUSION) -> SearchResult:
+               filters: Filters | None = None, fusion: str = DEFAULT_FUSION,
+               use_feedback: bool = True) -> SearchResult:
+        """Most similar past cases for a free-text complaint (see kb/search.py)."""
         self._sync_index()
         return search_cases(self.store, self.index, self.embedder, query, top_k, mode,
-                            filters, fusion, dense_prior=self.dense_prior())
+                            filters, fusion, dense_prior=self.dense_prior(),
+                            feedback=self._feedback() if use_feedback else None)
 
     @_locked
     def search_many(self, queries: list[str], top_k: int = 10, mode: str = "hybrid",
                     filters: Filters | None = None, fusion: str = DEFAULT_FUSION,
-                    progress: Progress | None = None) -> list[SearchResult]:
+                    progress: Progress | None = None,
+                    use_feedback: bool = True) -> list[SearchResult]:
         """Many queries, embedded in batches (the batch CLI and `kb eval`)."""
         self._sync_index()
         vectors: np.ndarray | list[None] = [None] * len(queries)
@@ -366,13 +371,36 @@ class KnowledgeBase:
                                  for s in range(0, len(queries), EMBED_BATCH)])
         results = []
         prior = self.dense_prior()
+        feedback = self._feedback() if use_feedback else None
         for n, (query, vector) in enumerate(zip(queries, vectors, strict=True), start=1):
             results.append(search_cases(self.store, self.index, self.embedder, query, top_k,
                                         mode, filters, fusion, query_vector=vector,
-                                        dense_prior=prior))
+                                        dense_prior=prior, feedback=feedback))
             if progress and (n % 50 == 0 or n == len(queries)):
                 progress(n, len(queries), "search")
         return results
+
+    def _feedback(self) -> FeedbackIndex | None:
+        """Feedback vectors, reloaded only when feedback was added (by any process)."""
+        key = self.store.db.execute("SELECT count(*), max(id) FROM feedback").fetchone()
+        if key[0] == 0:
+            return None
+        if getattr(self, "_feedback_key", None) != key:
+            self._feedback_index = FeedbackIndex(self.store.db, self.embedder.dim)
+            self._feedback_key = key
+        return self._feedback_index
+
+    @_locked
+    def record_feedback(self, query: str, case_id: str, helpful: bool, rank: int | None = None,
+                        mode: str = "hybrid") -> None:
+        """Store a staff judgment of one result (helpful / not helpful) with its query."""
+        vector = self.embedder.encode_queries([query])[0]
+        feedback.record(self.store.db, query, vector, case_id, helpful, rank, mode)
+
+    @_locked
+    def feedback_judgments(self) -> tuple[list[tuple[str, str]], dict[str, dict[str, float]]]:
+        """Stored feedback as evaluation queries and qrels (`kb eval --from-feedback`)."""
+        return feedback.judgments(self.store.db)
 
     @_locked
     def get_case(self, case_id: str) -> Case | None:

@@ -55,7 +55,24 @@ def m001_initial() -> str:
     """
 
 
-MIGRATIONS: list[Callable[[], str]] = [m001_initial]
+def m002_feedback() -> str:
+    """Staff feedback on results: helpful or not, with the query that produced them."""
+    return """
+        CREATE TABLE feedback (
+            id INTEGER PRIMARY KEY,
+            query TEXT NOT NULL,
+            query_vector BLOB,            -- float32, same model as the chunks
+            case_id TEXT NOT NULL,
+            helpful INTEGER NOT NULL,     -- 1 helpful, 0 not helpful
+            rank INTEGER,
+            mode TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX feedback_case ON feedback(case_id);
+    """
+
+
+MIGRATIONS: list[Callable[[], str]] = [m001_initial, m002_feedback]
 
 
 def migrate(db: sqlite3.Connection) -> None:

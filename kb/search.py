@@ -14,6 +14,7 @@ import numpy as np
 
 from kb import analyser
 from kb.embeddings import Embedder
+from kb.feedback import FeedbackIndex
 from kb.filters import Filters
 from kb.fusion import DEFAULT_DENSE_PRIOR, DEFAULT_FUSION, fuse
 from kb.results import MODES, CaseHit, SearchResult
@@ -36,6 +37,7 @@ def search_cases(
     fusion: str = DEFAULT_FUSION,
     query_vector: np.ndarray | None = None,
     dense_prior: float = DEFAULT_DENSE_PRIOR,
+    feedback: FeedbackIndex | None = None,
 ) -> SearchResult:
     """Rank past cases for a free-text complaint; see module docstring."""
     if mode not in MODES:
@@ -52,9 +54,14 @@ def search_cases(
     if mode != "lexical":
         qvec = query_vector if query_vector is not None else embedder.encode_queries([query])[0]
     found = gather(store, index, qvec, match, depth, filters, mode)
+    boosts = feedback.boosts(qvec) if feedback is not None and qvec is not None else {}
     if mode == "hybrid":
-        candidates, d, lx = found.complete(store, index, qvec, match)
+        # Cases marked helpful for a near-identical query join the candidates (unfiltered only).
+        extra = [c for c, b in boosts.items() if b > 0] if filters.is_empty() else []
+        candidates, d, lx = found.complete(store, index, qvec, match, extra)
         fused = fuse(fusion, d, lx, dense_prior) if candidates else np.zeros(0)
+        if boosts:
+            fused = fused + np.array([boosts.get(c, 0.0) for c in candidates])
         ranked = [candidates[i] for i in np.argsort(-fused, kind="stable")[:top_k]]
         final = dict(zip(candidates, fused.tolist(), strict=True))
     else:
@@ -91,9 +98,14 @@ class Candidates:
     lexical_chunk: dict[str, int] = field(default_factory=dict)
 
     def complete(self, store: Store, index: VectorIndex, qvec: np.ndarray | None,
-                 match: str) -> tuple[list[str], np.ndarray, np.ndarray]:
-        """Union of candidates with both scores filled in exactly, as aligned arrays."""
-        candidates = list(dict.fromkeys([*self.dense, *self.lexical]))
+                 match: str, extra: list[str] | None = None
+                 ) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Union of candidates (plus `extra` case ids) with both scores filled in exactly."""
+        candidates = list(dict.fromkeys([*self.dense, *self.lexical, *(extra or [])]))
+        if extra:
+            present = store.get_cases([c for c in extra if c not in self.dense])
+            candidates = [c for c in candidates if c in self.dense or c in self.lexical
+                          or c in present]
         _complete_dense(store, index, qvec, [c for c in candidates if c not in self.dense],
                         self.dense)
         _complete_lexical(store, match, [c for c in candidates if c not in self.lexical],

@@ -84,3 +84,27 @@ def kb(tmp_path: Path, ledger: Path):
     base.ingest_ledger(ledger)
     yield base
     base.close()
+
+
+@pytest.fixture(scope="session")
+def sample_base_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo ledger ingested once per test session (tests copy it, never change it)."""
+    from kb import KnowledgeBase
+    from kb.sample import ensure_sample
+
+    root = tmp_path_factory.mktemp("sample-template") / "kb"
+    with KnowledgeBase.open(root) as base:
+        ensure_sample(base)
+    return root
+
+
+@pytest.fixture
+def sample_base(sample_base_template: Path, tmp_path: Path,
+                monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the sample base, set as KB_INDEX_DIR (what the app opens)."""
+    import shutil
+
+    root = tmp_path / "sample-kb"
+    shutil.copytree(sample_base_template, root)
+    monkeypatch.setenv("KB_INDEX_DIR", str(root))
+    return root

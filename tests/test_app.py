@@ -1,7 +1,8 @@
-"""The Streamlit app through streamlit.testing (real base built from the sample ledger)."""
+"""The Streamlit app through streamlit.testing: each state of the search page."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,8 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 @pytest.fixture
-def app() -> AppTest:
+def app(sample_base: Path) -> AppTest:
+    """The app on a private copy of the sample base."""
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     assert not at.exception, at.exception
@@ -22,44 +24,107 @@ def _markdown(at: AppTest) -> str:
     return "\n".join(m.value for m in at.markdown)
 
 
-def test_first_start_builds_the_sample_base_and_shows_an_empty_search(app: AppTest) -> None:
-    assert app.title[0].value.startswith("クレーム事例検索")
+def _cards(at: AppTest) -> list[str]:
+    return [m.value for m in at.markdown if m.value[:3] == "**" + m.value[2:3] and
+            m.value[2:3].isdigit()]
+
+
+def _case_id(card: str) -> str:
+    return re.search(r"(?:管理番号|Case ID) (\S+)$", card).group(1).replace("\\", "")
+
+
+def _search(at: AppTest, query: str) -> AppTest:
+    at.text_area(key="query").input(query).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_first_start_builds_the_sample_base(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KB_INDEX_DIR", str(tmp_path / "fresh"))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception
+    from kb import KnowledgeBase
+
+    with KnowledgeBase.open(tmp_path / "fresh") as kb:
+        assert kb.stats().cases >= 300
+
+
+def test_empty_state_invites_a_query(app: AppTest) -> None:
+    assert app.title[0].value == "クレーム事例検索"
     assert app.text_area(key="query").value == ""
-    assert "クレーム内容" not in _markdown(app)  # no result cards yet
-    categories = app.sidebar.multiselect(key="f_category").options
-    assert "配送遅延" in categories
+    assert app.info and "入力してください" in app.info[0].value
+    assert _cards(app) == []
+    assert "配送遅延" in app.sidebar.multiselect(key="f_category").options
 
 
-def test_search_shows_delivery_cases_with_their_resolution(app: AppTest) -> None:
-    app.text_area(key="query").input("荷物が届かない").run()
-    assert not app.exception
+def test_results_show_cards_with_resolution_and_highlights(app: AppTest) -> None:
+    _search(app, "荷物が届かない")
+    cards = _cards(app)
+    assert len(cards) == 10
+    assert "配送遅延" in cards[0] or "誤配送" in cards[0]
     text = _markdown(app)
-    assert "原因 Cause" in text and "対応 Response" in text and "再発防止策 Prevention" in text
-    cards = [m.value for m in app.markdown if m.value.startswith("**1.")]
-    assert cards and ("配送遅延" in cards[0] or "誤配送" in cards[0])
-
-
-def test_filter_escalated_only_warns_and_marks_cases(app: AppTest) -> None:
-    app.sidebar.checkbox(key="f_escalated").check()
-    app.text_area(key="query").input("電話をたらい回しにされた").run()
-    assert not app.exception
-    assert app.warning and "二次クレーム" in app.warning[0].value
-    cards = [m.value for m in app.markdown if m.value.startswith("**")]
-    assert cards and all("二次クレーム" in c for c in cards if c[2].isdigit())
+    assert "**原因**" in text and "**対応**" in text and "**再発防止策**" in text
+    assert ":orange-background[" in text  # matched words are marked
+    assert any("一致した語" in c.value for c in app.caption)
 
 
 def test_no_results_message(app: AppTest) -> None:
     app.sidebar.multiselect(key="f_product").select("通販サイト")
     app.sidebar.multiselect(key="f_channel").select("店頭")
-    app.sidebar.selectbox(key="mode").select("lexical")
-    app.text_area(key="query").input("宇宙旅行").run()
+    app.sidebar.selectbox(key="mode_ja").select("lexical")
+    _search(app, "宇宙旅行")
+    assert _cards(app) == []
+    assert app.info and "見つかりませんでした" in app.info[0].value
+
+
+def test_filters_restrict_results_and_warn_about_escalations(app: AppTest) -> None:
+    app.sidebar.checkbox(key="f_escalated").check()
+    app.sidebar.multiselect(key="f_category").select("接客態度")
+    _search(app, "電話をたらい回しにされた")
+    cards = _cards(app)
+    assert cards and all("二次クレーム" in c and "接客態度" in c for c in cards)
+    assert app.warning and f"{len(cards)} 件中 {len(cards)} 件が二次クレーム" in app.warning[0].value
+
+
+def test_feedback_is_stored_and_moves_the_case_up(app: AppTest) -> None:
+    from kb import KnowledgeBase
+
+    _search(app, "荷物が届かない")
+    cards = _cards(app)
+    fifth_id = _case_id(cards[4])
+    app.button(key=f"fb_1_{fifth_id}").click().run()
     assert not app.exception
-    assert app.info and "No similar past cases" in app.info[0].value
+    with KnowledgeBase.open() as kb:
+        queries, qrels = kb.feedback_judgments()
+    assert queries == [("fb1", "荷物が届かない")] and qrels == {"fb1": {fifth_id: 1.0}}
+    assert _case_id(_cards(app)[0]) == fifth_id  # the same query now ranks it first
+    assert any("記録済み" in c.value for c in app.caption)
+
+
+def test_language_switch_translates_the_page(app: AppTest) -> None:
+    app.sidebar.radio(key="lang").set_value("en").run()
+    _search(app, "my package has not arrived")
+    assert app.title[0].value == "Complaint case search"
+    text = _markdown(app)
+    assert "**Cause**" in text and "**Response**" in text and "**Prevention**" in text
+    assert "**原因**" not in text and "一致した語" not in " ".join(c.value for c in app.caption)
+    assert app.sidebar.header[0].value == "Filters"
+
+
+def test_handover_note_contains_complaint_request_and_cases(app: AppTest) -> None:
+    _search(app, "電子レンジのドアから異音がする")
+    app.text_input(key="handover_request").input("交換してほしい").run()
+    note = app.code[0].value
+    assert note.startswith("# 引き継ぎメモ")
+    assert "電子レンジのドアから異音がする" in note and "交換してほしい" in note
+    assert "### 1." in note and "**対応**" in note
 
 
 def test_ledger_text_is_shown_as_text_not_markup(app: AppTest) -> None:
-    # Another process (here: another KnowledgeBase) adds a case whose text looks like markup;
-    # the running app picks it up and shows it escaped.
+    # Another process adds a case whose text looks like markup; the running app picks it
+    # up (the base changed on disk) and shows it escaped.
     from ingest.records import Case
     from kb import KnowledgeBase
 
@@ -67,10 +132,9 @@ def test_ledger_text_is_shown_as_text_not_markup(app: AppTest) -> None:
         other.ingest_cases([Case(id="X-1", title="<b>太字</b>",
                                  content="**至急** 返金して [link](http://x) $100 ギシギシ",
                                  date="2025-09-01")])
-    app.sidebar.selectbox(key="mode").select("lexical")
-    app.text_area(key="query").input("ギシギシ 至急 返金").run()
-    assert not app.exception
-    card = next(m.value for m in app.markdown if "ID X\\-1" in m.value)
+    app.sidebar.selectbox(key="mode_ja").select("lexical")
+    _search(app, "ギシギシ 至急 返金")
+    card = next(c for c in _cards(app) if _case_id(c) == "X-1")
     assert "\\<b\\>" in card  # the tag is escaped, not rendered
-    content = next(m.value for m in app.markdown if "至急" in m.value and "ID X" not in m.value)
-    assert "\\*\\*至急\\*\\*" in content and "\\[link\\]" in content and "\\$100" in content
+    content = next(m.value for m in app.markdown if "至急" in m.value and m.value not in _cards(app))
+    assert "\\*\\*" in content and "\\[link\\]" in content and "\\$100" in content

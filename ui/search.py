@@ -1,4 +1,8 @@
-"""Search page: describe a new complaint, see similar past cases and how they were handled."""
+"""Search page: describe a new complaint, see similar past cases and how they were handled.
+
+Thin: the knowledge base ranks, `kb.handover` writes the note; this module lays
+out widgets. Ledger text is always escaped before it reaches Markdown.
+"""
 
 from __future__ import annotations
 
@@ -7,89 +11,186 @@ import datetime as dt
 import streamlit as st
 
 from kb import Filters, KnowledgeBase, SearchResult
+from kb.analyser import match_spans, tokens
+from kb.handover import handover_html, handover_markdown
 from kb.results import CaseHit
+from ui.i18n import field_label, lang, tr
 from ui.text import escape_markdown
 
-FIELD_LABELS = {
-    "title": "件名 Title",
-    "content": "クレーム内容 Complaint",
-    "customer_request": "顧客の要望 Request",
-    "cause": "原因 Cause",
-    "response": "対応 Response",
-    "prevention": "再発防止策 Prevention",
+TEXT: dict[str, tuple[str, str]] = {
+    "nav": ("事例検索", "Case search"),
+    "title": ("クレーム事例検索", "Complaint case search"),
+    "intro": ("お客様の申し出を自分の言葉で入力すると、似た過去事例と、"
+              "その原因・対応・再発防止策を表示します。",
+              "Describe the customer's complaint in your own words to see similar past cases, "
+              "with their cause, response and prevention."),
+    "query": ("新しいクレームの内容", "The new complaint"),
+    "placeholder": ("例：注文した荷物が一週間たっても届かない。追跡番号も動いていない。",
+                    "e.g. My order has not arrived after a week and the tracking does not move."),
+    "search": ("検索", "Search"),
+    "filters": ("絞り込み", "Filters"),
+    "period": ("期間", "Period"),
+    "escalated_only": ("二次クレームのみ", "Escalated cases only"),
+    "advanced": ("詳細設定", "Advanced"),
+    "mode": ("検索方式", "Search mode"),
+    "mode_hybrid": ("ハイブリッド（推奨）", "Hybrid (recommended)"),
+    "mode_dense": ("意味の近さ", "Meaning (dense)"),
+    "mode_lexical": ("キーワード", "Keywords (lexical)"),
+    "top_k": ("表示件数", "Number of cases"),
+    "count": ("類似事例 {n} 件（{ms:.0f} ms）", "{n} similar cases ({ms:.0f} ms)"),
+    "no_results": ("似た過去事例は見つかりませんでした。言葉を変えるか、絞り込みを外してください。",
+                   "No similar past cases. Try other words or remove filters."),
+    "empty": ("上の欄にクレームの内容を入力してください。", "Type the complaint above to search."),
+    "warn_head": ("⚠️ 類似事例 {n} 件中 {m} 件が二次クレームに発展しています。"
+                  "同じ対応を繰り返さないでください。",
+                  "⚠️ {m} of the {n} similar cases escalated. Do not repeat what went wrong."),
+    "warn_case": ("{id}：原因「{cause}」／対応「{response}」",
+                  "{id}: cause \"{cause}\" / response \"{response}\""),
+    "badge": ("二次クレーム", "Escalated"),
+    "matched": ("一致した語", "Matched words"),
+    "matched_in": ("一致した項目", "Matched in"),
+    "helpful": ("👍 役に立った", "👍 Helpful"),
+    "not_helpful": ("👎 役に立たない", "👎 Not helpful"),
+    "thanks": ("フィードバックを記録しました（{id}）", "Feedback saved ({id})"),
+    "given_up": ("👍 記録済み", "👍 Saved"),
+    "given_down": ("👎 記録済み", "👎 Saved"),
+    "handover": ("引き継ぎメモ（二次対応へ）", "Hand-over note (for escalation)"),
+    "request": ("お客様の要望", "What the customer asks for"),
+    "download_md": ("Markdownでダウンロード", "Download as Markdown"),
+    "download_html": ("印刷用（HTML）をダウンロード", "Download printable (HTML)"),
 }
-MODE_LABELS = {"hybrid": "ハイブリッド Hybrid", "dense": "意味検索 Dense",
-               "lexical": "キーワード Lexical"}
+MODES = ("hybrid", "dense", "lexical")
 
 
 def _sidebar_filters(kb: KnowledgeBase) -> tuple[Filters, str, int]:
-    st.sidebar.header("絞り込み Filters")
+    st.sidebar.header(tr(TEXT, "filters"))
     facets = kb.facets()
     first, last = kb.date_range()
     date_from = date_to = None
     if first and last:
         lo, hi = dt.date.fromisoformat(first[:10]), dt.date.fromisoformat(last[:10])
-        period = st.sidebar.date_input("期間 Period", value=(lo, hi), min_value=lo, max_value=hi,
-                                       key="period")
+        period = st.sidebar.date_input(tr(TEXT, "period"), value=(lo, hi), min_value=lo,
+                                       max_value=hi, key="period")
         if isinstance(period, tuple) and len(period) == 2 and period != (lo, hi):
             date_from, date_to = period[0].isoformat(), period[1].isoformat()
     picks = {}
-    for name, label in (("category", "分類 Category"), ("product", "商品 Product"),
-                        ("channel", "受付経路 Channel")):
+    for name in ("category", "product", "channel"):
         options = [value for value, _ in facets[name]]
-        picks[name] = tuple(st.sidebar.multiselect(label, options, key=f"f_{name}"))
-    escalated = st.sidebar.checkbox("二次クレームのみ Escalated only", key="f_escalated")
-    with st.sidebar.expander("詳細 Advanced"):
-        mode = st.selectbox("検索方式 Mode", list(MODE_LABELS), format_func=MODE_LABELS.get,
-                            key="mode")
-        top_k = st.slider("表示件数 Results", 3, 30, 10, key="top_k")
+        picks[name] = tuple(st.sidebar.multiselect(field_label(name), options, key=f"f_{name}"))
+    escalated = st.sidebar.checkbox(tr(TEXT, "escalated_only"), key="f_escalated")
+    with st.sidebar.expander(tr(TEXT, "advanced")):
+        # Keyed per language: the option labels change with it.
+        labels = {m: tr(TEXT, f"mode_{m}") for m in MODES}
+        mode = st.selectbox(tr(TEXT, "mode"), MODES, format_func=labels.__getitem__,
+                            key=f"mode_{lang()}")
+        top_k = st.slider(tr(TEXT, "top_k"), 3, 30, 10, key="top_k")
     filters = Filters(date_from, date_to, picks["category"], picks["product"], picks["channel"],
                       True if escalated else None)
     return filters, mode, top_k
 
 
-def _case_card(rank: int, hit: CaseHit) -> None:
+def highlight(text: str, terms: set[str]) -> str:
+    """Escaped Markdown of `text` with the words that matched the query marked."""
+    out: list[str] = []
+    last = 0
+    for start, end in match_spans(text, terms):
+        out.append(escape_markdown(text[last:start]))
+        out.append(f":orange-background[{escape_markdown(text[start:end])}]")
+        last = end
+    out.append(escape_markdown(text[last:]))
+    return "".join(out)
+
+
+def _feedback_buttons(kb: KnowledgeBase, query: str, rank: int, hit: CaseHit, mode: str) -> None:
+    given = st.session_state.setdefault("feedback_given", {})
+    key = (query, hit.case.id)
+    if key in given:
+        st.caption(tr(TEXT, "given_up" if given[key] else "given_down"))
+        return
+    up, down, _ = st.columns([1, 1, 3])
+    for column, helpful, label in ((up, True, "helpful"), (down, False, "not_helpful")):
+        if column.button(tr(TEXT, label), key=f"fb_{int(helpful)}_{hit.case.id}"):
+            kb.record_feedback(query, hit.case.id, helpful, rank=rank, mode=mode)
+            given[key] = helpful
+            st.toast(tr(TEXT, "thanks", id=hit.case.id))
+            st.rerun()
+
+
+def _case_card(kb: KnowledgeBase, query: str, rank: int, hit: CaseHit, terms: set[str],
+               mode: str) -> None:
     case = hit.case
     with st.container(border=True):
         facts = " ・ ".join(escape_markdown(x) for x in
                            (case.date or "", case.category, case.product, case.channel) if x)
-        badge = "  :red-background[二次クレーム Escalated]" if case.escalated else ""
-        st.markdown(f"**{rank}. {escape_markdown(case.title or case.id)}**{badge}  \n"
-                    f"{facts} ・ ID {escape_markdown(case.id)}")
-        st.markdown(f"**{FIELD_LABELS['content']}**  \n{escape_markdown(case.content)}")
+        badge = f"  :red-background[{tr(TEXT, 'badge')}]" if case.escalated else ""
+        st.markdown(f"**{rank}. {highlight(case.title or case.id, terms)}**{badge}  \n"
+                    f"{facts} ・ {field_label('id')} {escape_markdown(case.id)}")
+        st.markdown(f"**{field_label('content')}**  \n{highlight(case.content, terms)}")
         if case.customer_request:
-            st.markdown(f"**{FIELD_LABELS['customer_request']}**: "
-                        f"{escape_markdown(case.customer_request)}")
+            st.markdown(f"**{field_label('customer_request')}**：{highlight(case.customer_request, terms)}")
         columns = st.columns(3)
         for column, name in zip(columns, ("cause", "response", "prevention"), strict=True):
             value = getattr(case, name)
-            column.markdown(f"**{FIELD_LABELS[name]}**  \n"
-                            f"{escape_markdown(value) if value else '—'}")
+            column.markdown(f"**{field_label(name)}**  \n"
+                            f"{highlight(value, terms) if value else field_label('none')}")
         if hit.matched_terms:
-            fields = ", ".join(FIELD_LABELS.get(f, f) for f in hit.matched_fields)
-            st.caption(f"一致語 Matched: {', '.join(hit.matched_terms)} （{fields}）")
+            where = "、".join(field_label(f) for f in hit.matched_fields)
+            st.caption(f"{tr(TEXT, 'matched')}: {escape_markdown('、'.join(hit.matched_terms))} "
+                       f"／ {tr(TEXT, 'matched_in')}: {where}")
+        _feedback_buttons(kb, query, rank, hit, mode)
 
 
-def render_results(result: SearchResult) -> None:
-    if not result.hits:
-        st.info("似た過去事例は見つかりませんでした。言葉を変えるか絞り込みを外してください。  \n"
-                "No similar past cases. Try other words or remove filters.")
+def _short(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _escalation_warning(result: SearchResult) -> None:
+    escalated = [h for h in result.hits if h.case.escalated]
+    if not escalated:
         return
-    escalated = sum(1 for h in result.hits if h.case.escalated)
-    st.caption(f"{len(result.hits)} 件 / cases ・ {result.took_ms:.0f} ms")
-    if escalated:
-        st.warning(f"上位 {len(result.hits)} 件中 {escalated} 件が二次クレームに発展しています。"
-                   f"  \n{escalated} of the top {len(result.hits)} similar cases escalated.")
+    lines = [tr(TEXT, "warn_head", n=len(result.hits), m=len(escalated))]
+    for hit in escalated[:5]:
+        lines.append("- " + escape_markdown(tr(TEXT, "warn_case", id=hit.case.id,
+                                               cause=_short(hit.case.cause or "—"),
+                                               response=_short(hit.case.response or "—"))))
+    st.warning("\n".join(lines))
+
+
+def _handover(query: str, result: SearchResult) -> None:
+    with st.expander(tr(TEXT, "handover")):
+        request = st.text_input(tr(TEXT, "request"), key="handover_request")
+        note = handover_markdown(query, request, result, lang=lang())
+        st.code(note, language="markdown")
+        left, right = st.columns(2)
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M")
+        left.download_button(tr(TEXT, "download_md"), note, file_name=f"handover-{stamp}.md",
+                             mime="text/markdown", key="dl_md")
+        right.download_button(tr(TEXT, "download_html"), handover_html(note, lang()),
+                              file_name=f"handover-{stamp}.html", mime="text/html",
+                              key="dl_html")
+
+
+def render_results(kb: KnowledgeBase, query: str, result: SearchResult) -> None:
+    if not result.hits:
+        st.info(tr(TEXT, "no_results"))
+        return
+    st.caption(tr(TEXT, "count", n=len(result.hits), ms=result.took_ms))
+    _escalation_warning(result)
+    terms = set(tokens(query))
     for rank, hit in enumerate(result.hits, start=1):
-        _case_card(rank, hit)
+        _case_card(kb, query, rank, hit, terms, result.mode)
+    _handover(query, result)
 
 
 def render(kb: KnowledgeBase) -> None:
-    st.title("クレーム事例検索 Complaint case search")
+    st.title(tr(TEXT, "title"))
+    st.caption(tr(TEXT, "intro"))
     filters, mode, top_k = _sidebar_filters(kb)
-    query = st.text_area("新しいクレームの内容 Describe the new complaint",
-                         placeholder="例: 注文した荷物が届かない / e.g. my package has not arrived",
-                         key="query", height=110)
-    clicked = st.button("検索 Search", type="primary", key="search")
+    query = st.text_area(tr(TEXT, "query"), placeholder=tr(TEXT, "placeholder"), key="query",
+                         height=110)
+    clicked = st.button(tr(TEXT, "search"), type="primary", key="search")
     if (clicked or query) and query.strip():
-        render_results(kb.search(query, top_k=top_k, mode=mode, filters=filters))
+        render_results(kb, query, kb.search(query, top_k=top_k, mode=mode, filters=filters))
+    else:
+        st.info(tr(TEXT, "empty"))

@@ -10,9 +10,15 @@ from kb.knowledge_base import resolve_index_dir
 
 @st.cache_resource(show_spinner="ナレッジベースを読み込み中… Loading the knowledge base…")
 def open_knowledge_base(index_dir: str) -> KnowledgeBase:
-    """Model and indexes load once; `KnowledgeBase.search` picks up changes on disk itself."""
+    """Model and indexes load once; `KnowledgeBase.search` picks up new data on disk itself."""
     return KnowledgeBase.open(index_dir)
 
 
 def knowledge_base() -> KnowledgeBase:
-    return open_knowledge_base(str(resolve_index_dir()))
+    """The shared base; reopened when another process re-embedded it with another model."""
+    index_dir = str(resolve_index_dir())
+    kb = open_knowledge_base(index_dir)
+    if kb.store.manifest().get("model", kb.embedder.name) != kb.embedder.name:
+        open_knowledge_base.clear()
+        kb = open_knowledge_base(index_dir)
+    return kb
