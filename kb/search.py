@@ -74,7 +74,8 @@ def search_cases(
     cases = store.get_cases(ranked)
     best = store.chunk_owners([c for c in (dense_chunk.get(r) or lexical_chunk.get(r)
                                            for r in ranked) if c is not None])
-    query_terms = set(analyser.tokens(query))
+    # Bare numbers (一 normalises to 1) match everywhere and explain nothing.
+    query_terms = {t for t in analyser.tokens(query) if not t.isdigit()}
     hits: list[CaseHit] = []
     for case_id in ranked:
         case = cases[case_id]

@@ -66,7 +66,7 @@ def test_results_show_cards_with_resolution_and_highlights(app: AppTest) -> None
     assert "配送遅延" in cards[0] or "誤配送" in cards[0]
     text = _markdown(app)
     assert "**原因**" in text and "**対応**" in text and "**再発防止策**" in text
-    assert ":orange-background[" in text  # matched words are marked
+    assert ":orange[**" in text  # matched words are marked
     assert any("一致した語" in c.value for c in app.caption)
 
 

@@ -30,6 +30,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "search": ("検索", "Search"),
     "filters": ("絞り込み", "Filters"),
     "period": ("期間", "Period"),
+    "sep": ("、", ", "),
+    "colon": ("：", ": "),
+    "choose": ("選択してください", "Choose options"),
     "escalated_only": ("二次クレームのみ", "Escalated cases only"),
     "advanced": ("詳細設定", "Advanced"),
     "mode": ("検索方式", "Search mode"),
@@ -49,11 +52,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "badge": ("二次クレーム", "Escalated"),
     "matched": ("一致した語", "Matched words"),
     "matched_in": ("一致した項目", "Matched in"),
-    "helpful": ("👍 役に立った", "👍 Helpful"),
-    "not_helpful": ("👎 役に立たない", "👎 Not helpful"),
+    "helpful": ("役に立った", "Helpful"),
+    "not_helpful": ("役に立たない", "Not helpful"),
     "thanks": ("フィードバックを記録しました（{id}）", "Feedback saved ({id})"),
-    "given_up": ("👍 記録済み", "👍 Saved"),
-    "given_down": ("👎 記録済み", "👎 Saved"),
+    "given_up": ("「役に立った」を記録済み", "Saved as helpful"),
+    "given_down": ("「役に立たない」を記録済み", "Saved as not helpful"),
     "handover": ("引き継ぎメモ（二次対応へ）", "Hand-over note (for escalation)"),
     "request": ("お客様の要望", "What the customer asks for"),
     "download_md": ("Markdownでダウンロード", "Download as Markdown"),
@@ -76,7 +79,8 @@ def _sidebar_filters(kb: KnowledgeBase) -> tuple[Filters, str, int]:
     picks = {}
     for name in ("category", "product", "channel"):
         options = [value for value, _ in facets[name]]
-        picks[name] = tuple(st.sidebar.multiselect(field_label(name), options, key=f"f_{name}"))
+        picks[name] = tuple(st.sidebar.multiselect(field_label(name), options, key=f"f_{name}",
+                                                   placeholder=tr(TEXT, "choose")))
     escalated = st.sidebar.checkbox(tr(TEXT, "escalated_only"), key="f_escalated")
     with st.sidebar.expander(tr(TEXT, "advanced")):
         # Keyed per language: the option labels change with it.
@@ -95,7 +99,7 @@ def highlight(text: str, terms: set[str]) -> str:
     last = 0
     for start, end in match_spans(text, terms):
         out.append(escape_markdown(text[last:start]))
-        out.append(f":orange-background[{escape_markdown(text[start:end])}]")
+        out.append(f":orange[**{escape_markdown(text[start:end])}**]")
         last = end
     out.append(escape_markdown(text[last:]))
     return "".join(out)
@@ -108,8 +112,9 @@ def _feedback_buttons(kb: KnowledgeBase, query: str, rank: int, hit: CaseHit, mo
         st.caption(tr(TEXT, "given_up" if given[key] else "given_down"))
         return
     up, down, _ = st.columns([1, 1, 3])
-    for column, helpful, label in ((up, True, "helpful"), (down, False, "not_helpful")):
-        if column.button(tr(TEXT, label), key=f"fb_{int(helpful)}_{hit.case.id}"):
+    for column, helpful, label, icon in ((up, True, "helpful", ":material/thumb_up:"),
+                                         (down, False, "not_helpful", ":material/thumb_down:")):
+        if column.button(tr(TEXT, label), key=f"fb_{int(helpful)}_{hit.case.id}", icon=icon):
             kb.record_feedback(query, hit.case.id, helpful, rank=rank, mode=mode)
             given[key] = helpful
             st.toast(tr(TEXT, "thanks", id=hit.case.id))
@@ -127,15 +132,17 @@ def _case_card(kb: KnowledgeBase, query: str, rank: int, hit: CaseHit, terms: se
                     f"{facts} ・ {field_label('id')} {escape_markdown(case.id)}")
         st.markdown(f"**{field_label('content')}**  \n{highlight(case.content, terms)}")
         if case.customer_request:
-            st.markdown(f"**{field_label('customer_request')}**：{highlight(case.customer_request, terms)}")
+            st.markdown(f"**{field_label('customer_request')}**{tr(TEXT, 'colon')}"
+                        f"{highlight(case.customer_request, terms)}")
         columns = st.columns(3)
         for column, name in zip(columns, ("cause", "response", "prevention"), strict=True):
             value = getattr(case, name)
             column.markdown(f"**{field_label(name)}**  \n"
                             f"{highlight(value, terms) if value else field_label('none')}")
         if hit.matched_terms:
-            where = "、".join(field_label(f) for f in hit.matched_fields)
-            st.caption(f"{tr(TEXT, 'matched')}: {escape_markdown('、'.join(hit.matched_terms))} "
+            sep = tr(TEXT, "sep")
+            where = sep.join(field_label(f) for f in hit.matched_fields)
+            st.caption(f"{tr(TEXT, 'matched')}: {escape_markdown(sep.join(hit.matched_terms))} "
                        f"／ {tr(TEXT, 'matched_in')}: {where}")
         _feedback_buttons(kb, query, rank, hit, mode)
 
@@ -177,7 +184,7 @@ def render_results(kb: KnowledgeBase, query: str, result: SearchResult) -> None:
         return
     st.caption(tr(TEXT, "count", n=len(result.hits), ms=result.took_ms))
     _escalation_warning(result)
-    terms = set(tokens(query))
+    terms = {t for t in tokens(query) if not t.isdigit()}  # 一 normalises to 1: too noisy
     for rank, hit in enumerate(result.hits, start=1):
         _case_card(kb, query, rank, hit, terms, result.mode)
     _handover(query, result)
