@@ -12,14 +12,14 @@ from tests.browser.conftest import ROOT, screenshot
 UPDATE_DOCS = os.environ.get("KB_UPDATE_DOCS") == "1"
 
 
-def _search(page, text: str) -> None:  # noqa: ANN001
+def _search(page, text: str) -> None:
     box = page.get_by_role("textbox").first
     box.fill(text)
     box.press("Control+Enter")
     page.get_by_text("類似事例", exact=False).first.wait_for()
 
 
-def test_staff_search_cards_and_handover_download(page, tmp_path: Path) -> None:  # noqa: ANN001
+def test_staff_search_cards_and_handover_download(page, tmp_path: Path) -> None:
     page.get_by_text("クレーム事例検索").first.wait_for()
     _search(page, "注文した荷物が一週間たっても届かない。追跡番号も動いていない。")
     main = page.locator("section.main, [data-testid='stMain']").first
@@ -43,7 +43,7 @@ def test_staff_search_cards_and_handover_download(page, tmp_path: Path) -> None:
     assert "## 類似する過去事例" in note and "**対応**" in note
 
 
-def test_english_switch(page) -> None:  # noqa: ANN001
+def test_english_switch(page) -> None:
     page.get_by_text("クレーム事例検索").first.wait_for()
     page.get_by_text("English", exact=True).click()
     page.get_by_text("Complaint case search").first.wait_for()
@@ -58,7 +58,7 @@ def test_english_switch(page) -> None:  # noqa: ANN001
         shutil.copy(shot, ROOT / "docs" / "search-en.png")
 
 
-def _search_en(page, text: str) -> None:  # noqa: ANN001
+def _search_en(page, text: str) -> None:
     box = page.get_by_role("textbox").first
     box.fill(text)
     box.press("Control+Enter")
