@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from kb.sample import ensure_sample
-from ui import search
+from ui import manuals, search
 from ui.i18n import COMMON, LANGUAGES, tr
 from ui.state import knowledge_base
 
@@ -30,7 +30,9 @@ if kb.stats().cases == 0:
     bar.empty()
 
 pages = [
-    st.Page(lambda: search.render(kb), title=tr(search.TEXT, "nav"), icon="🔎",
+    st.Page(lambda: search.render(kb), title=tr(search.TEXT, "nav"), icon=":material/search:",
             url_path="search", default=True),
+    st.Page(lambda: manuals.render(kb), title=tr(manuals.TEXT, "nav"),
+            icon=":material/menu_book:", url_path="manuals"),
 ]
 st.navigation(pages).run()

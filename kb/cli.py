@@ -8,8 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import click
+from ingest.documents import DOCUMENT_SUFFIXES
 
 from ingest.errors import IngestError
+from ingest.fields import map_headers
 from ingest.tables import LEDGER_SUFFIXES
 from kb.embeddings import EmbedderError
 from kb.evaluate import Query, load_qrels, load_queries, mean_metrics
@@ -63,14 +65,30 @@ def main(ctx: click.Context, index: str | None, model: str | None) -> None:
     ctx.obj = Context(index, model)
 
 
-def _ledger_files(paths: tuple[str, ...]) -> Iterator[Path]:
+def _input_files(paths: tuple[str, ...]) -> Iterator[Path]:
+    """Files given, and the ledgers and manuals inside folders given."""
+    known = set(LEDGER_SUFFIXES) | set(DOCUMENT_SUFFIXES)
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.suffix.lower() in LEDGER_SUFFIXES
-                              and not p.name.endswith(".rejected.csv"))
+            yield from sorted(p for p in path.rglob("*") if p.suffix.lower() in known
+                              and not p.name.endswith(".rejected.csv") and p.is_file())
         else:
             yield path
+
+
+def _is_ledger(path: Path) -> bool:
+    """Tables are ledgers; PDF/Word/Markdown/HTML are manuals; a .txt is a ledger only if its
+    first line is a header naming a complaint-text column."""
+    suffix = path.suffix.lower()
+    if suffix != ".txt":
+        return suffix in LEDGER_SUFFIXES
+    try:
+        first = path.open(encoding="utf-8-sig", errors="replace").readline()
+    except OSError:
+        return False
+    cells = first.rstrip("\r\n").split("\t" if "\t" in first else ",")
+    return len(cells) > 1 and "content" in map_headers(cells)
 
 
 def _parse_maps(maps: tuple[str, ...]) -> dict[str, str]:
@@ -95,7 +113,10 @@ def ingest(obj: Context, paths: tuple[str, ...], maps: tuple[str, ...], skip_inv
     overrides = _parse_maps(maps)
     failed = 0
     with obj.open(create=True) as kb:
-        for path in _ledger_files(paths):
+        for path in _input_files(paths):
+            if not _is_ledger(path):
+                failed += not _ingest_document(kb, path)
+                continue
             update, bar = _progress_bar(path.name)
             try:
                 report = kb.ingest_ledger(path, overrides, skip_invalid, progress=update)
@@ -121,9 +142,31 @@ def ingest(obj: Context, paths: tuple[str, ...], maps: tuple[str, ...], skip_inv
                 if len(ledger.errors) > 10:
                     click.echo(f"    ... and {len(ledger.errors) - 10} more")
         stats = kb.stats()
-    click.echo(f"knowledge base {stats.directory}: {stats.cases} cases, {stats.chunks} chunks")
+    click.echo(f"knowledge base {stats.directory}: {stats.cases} cases, {stats.chunks} chunks, "
+               f"{stats.documents} manuals")
     if failed:
         raise SystemExit(1)
+
+
+def _ingest_document(kb: KnowledgeBase, path: Path) -> bool:
+    """Ingest one manual and say what happened; False (and a message) if it was refused."""
+    update, bar = _progress_bar(path.name)
+    try:
+        report = kb.ingest_document(path, progress=update)
+    except IngestError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return False
+    finally:
+        bar.close()
+    pages = f"{report.pages} pages, " if report.pages else ""
+    if report.status == "unchanged":
+        click.echo(f"{path}: unchanged (identical to the stored '{report.name}'), skipped")
+    else:
+        click.echo(f"{path}: {report.status} manual '{report.title}' ({pages}"
+                   f"{report.passages} passages)")
+    for warning in report.warnings:
+        click.echo(f"  warning: {warning}")
+    return True
 
 
 def _filters(date_from: str | None, date_to: str | None, category: tuple[str, ...],
@@ -156,7 +199,12 @@ def _print_result(result: SearchResult) -> None:
         if hit.matched_terms:
             click.echo(f"    matched: {', '.join(hit.matched_terms)} "
                        f"(in {', '.join(hit.matched_fields)})")
-    click.echo(f"({len(result.hits)} cases, {result.mode}, {result.took_ms:.0f} ms)")
+    for passage in result.passages:
+        where = " > ".join(passage.heading_path)
+        click.echo(f"    マニュアル manual: {passage.title} {passage.pages} {where}: "
+                   f"{_short(passage.text, 120)}")
+    click.echo(f"({len(result.hits)} cases, {len(result.passages)} manual passages, "
+               f"{result.mode}, {result.took_ms:.0f} ms)")
 
 
 def _short(text: str, limit: int = 160) -> str:
@@ -207,7 +255,8 @@ def search(obj: Context, query: str | None, batch: str | None, top_k: int, mode:
     if as_json:
         click.echo(json.dumps({"query": result.query, "mode": result.mode,
                                "took_ms": round(result.took_ms, 2),
-                               "hits": [h.to_dict() for h in result.hits]},
+                               "hits": [h.to_dict() for h in result.hits],
+                               "passages": [p.to_dict() for p in result.passages]},
                               ensure_ascii=False, indent=2))
     else:
         _print_result(result)
@@ -234,14 +283,55 @@ def stats(obj: Context, as_json: bool) -> None:
 
 @main.command()
 @click.argument("ids", nargs=-1, required=True)
+@click.option("--document", "is_document", is_flag=True,
+              help="The names are manuals (file names, e.g. manual.pdf), not case ids.")
 @click.pass_obj
-def delete(obj: Context, ids: tuple[str, ...]) -> None:
-    """Delete cases by id (from SQLite, FTS5 and FAISS)."""
+def delete(obj: Context, ids: tuple[str, ...], is_document: bool) -> None:
+    """Delete cases by id, or manuals by name (from SQLite, FTS5 and FAISS)."""
     with obj.open() as kb:
-        deleted = kb.delete_cases(list(ids))
-    click.echo(f"deleted {deleted} of {len(ids)} case(s)")
+        deleted = (sum(kb.delete_document(name) for name in ids) if is_document
+                   else kb.delete_cases(list(ids)))
+    click.echo(f"deleted {deleted} of {len(ids)} {'manual' if is_document else 'case'}(s)")
     if deleted < len(ids):
         raise SystemExit(1)
+
+
+@main.command()
+@click.option("--days", default=90, show_default=True,
+              help="Not retrieved by any search for this many days.")
+@click.option("--months", default=12, show_default=True,
+              help="Not updated for this many months.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def stale(obj: Context, days: int, months: int, as_json: bool) -> None:
+    """Manuals to review (断捨離): unused lately or not updated for long."""
+    with obj.open() as kb:
+        items = kb.stale_documents(days, months)
+    if as_json:
+        click.echo(json.dumps([{"document": i.id, "title": i.title, "reason": r,
+                                "updated_at": i.updated_at, "last_retrieved_at": i.last_retrieved_at}
+                               for i, r in items], ensure_ascii=False, indent=2))
+        return
+    if not items:
+        click.echo("見直し候補のマニュアルはありません / no manuals to review")
+    for info, reason in items:
+        click.echo(f"{info.id}  ({info.title})  {reason}: updated {info.updated_at[:10]}, "
+                   f"last retrieved {(info.last_retrieved_at or 'never')[:10]}")
+
+
+@main.command()
+@click.pass_obj
+def documents(obj: Context) -> None:
+    """List stored manuals."""
+    with obj.open() as kb:
+        items = kb.documents()
+    for info in items:
+        pages = f"{info.pages} pages, " if info.pages else ""
+        click.echo(f"{info.id}  {info.title}  ({info.file_type}, {pages}{info.chunks} passages, "
+                   f"added {info.added_at[:10]}, last retrieved "
+                   f"{(info.last_retrieved_at or 'never')[:10]})")
+        for warning in info.warnings:
+            click.echo(f"    warning: {warning}")
 
 
 @main.command()

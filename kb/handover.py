@@ -27,6 +27,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "watch": ("注意：類似事例 {n} 件中 {m} 件が二次クレームに発展しています。同じ対応を繰り返さないこと。",
               "Warning: {m} of {n} similar cases escalated. Do not repeat what went wrong."),
     "worked": ("うまくいった対応（二次クレームなし）", "What worked (no escalation)"),
+    "manuals": ("関連するマニュアル", "Manual pages that apply"),
 }
 
 
@@ -70,6 +71,12 @@ def handover_markdown(complaint: str, request: str, result: SearchResult, lang: 
     if worked:
         lines += [f"## {_t('worked', lang)}", ""]
         lines += [f"- {h.case.id}: {_oneline(h.case.response)}" for h in worked]
+        lines.append("")
+    if result.passages:
+        lines += [f"## {_t('manuals', lang)}", ""]
+        for passage in result.passages:
+            where = " > ".join(passage.heading_path)
+            lines.append(f"- {passage.title} {passage.pages} {where}: {_oneline(passage.text)[:120]}")
         lines.append("")
     return "\n".join(line for line in lines if line is not None).rstrip() + "\n"
 

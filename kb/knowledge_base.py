@@ -8,28 +8,33 @@ import hashlib
 import json
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
+from ingest.documents import read_document
 
 from ingest.chunking import chunk_text
 from ingest.ledger import LedgerRead, read_ledger, write_rejects
 from ingest.records import Case
 from kb import analyser, feedback
 from kb.calibration import Calibration, calibrate
+from kb.document_store import DocumentInfo, DocumentStore
 from kb.embeddings import DEFAULT_MODEL, Embedder, load_embedder
 from kb.feedback import FeedbackIndex
 from kb.filters import Filters
 from kb.fusion import DEFAULT_DENSE_PRIOR, DEFAULT_FUSION
+from kb.passages import search_passages
 from kb.results import SearchResult
 from kb.search import search_cases
 from kb.store import Store
-from kb.vector_index import VectorIndex
+from kb.vector_index import DerivedIndex, VectorIndex
 
 DEFAULT_INDEX_DIR = "indexes/default"
+CASES_KEY, DOCS_KEY = "vectors_version", "doc_vectors_version"  # manifest keys of the FAISS files
 EMBED_BATCH = 256
 
 # progress(done, total, stage) -- the CLI draws a bar, the app a st.progress.
@@ -59,6 +64,10 @@ class Layout:
     def vectors(self) -> Path:
         return self.root / "vectors.faiss"
 
+    @property
+    def doc_vectors(self) -> Path:
+        return self.root / "documents.faiss"
+
 
 @dataclass
 class IngestReport:
@@ -74,12 +83,25 @@ class IngestReport:
     ledger: LedgerRead | None = field(default=None, repr=False)
 
 
+@dataclass
+class DocumentReport:
+    """What one manual upload did: new, replaced, or unchanged (identical file skipped)."""
+
+    name: str
+    status: str
+    title: str
+    pages: int | None
+    passages: int
+    warnings: list[str]
+
+
 @dataclass(frozen=True)
 class Stats:
     cases: int
     chunks: int
     vectors: int
     escalated: int
+    documents: int
     model: str
     dim: int
     analyser: str
@@ -127,11 +149,19 @@ class KnowledgeBase:
         self.layout = layout
         self.store = store
         self.embedder = embedder
-        self.index = VectorIndex(embedder.dim)
+        self.docs = DocumentStore(store.db)
+        self.cases_index = DerivedIndex(layout.vectors, embedder.dim, store.iter_vectors)
+        self.doc_index = DerivedIndex(layout.doc_vectors, embedder.dim, self.docs.iter_vectors)
         self._index_version = -1
-        # One SQLite connection and one FAISS index, shared by the app's session threads.
+        self._retrieved: dict[str, float] = {}
+        # One SQLite connection and FAISS indexes, shared by the app's session threads.
         self._lock = threading.RLock()
         self._sync_index()
+
+    @property
+    def index(self) -> VectorIndex:
+        """The cases' FAISS index (as of the last sync)."""
+        return self.cases_index.index
 
     # ---- opening ----
     @classmethod
@@ -179,18 +209,12 @@ class KnowledgeBase:
 
     # ---- the FAISS copy of the vectors ----
     def _sync_index(self) -> None:
-        """Make the in-memory FAISS index reflect SQLite: load the file, or rebuild it."""
+        """Make the in-memory FAISS indexes reflect SQLite: load their files, or rebuild them."""
         version = self.store.state_version()
         if version == self._index_version:
             return
-        loaded = VectorIndex.load(self.layout.vectors)
-        if loaded is not None and loaded[1] == version and loaded[0].dim == self.embedder.dim:
-            self.index = loaded[0]
-        else:
-            self.index = VectorIndex(self.embedder.dim)
-            for ids, vectors in self.store.iter_vectors():
-                self.index.add(ids, vectors)
-            self.index.save(self.layout.vectors, version)
+        self.cases_index.sync(self.store.index_version(CASES_KEY))
+        self.doc_index.sync(self.store.index_version(DOCS_KEY))
         self._index_version = version
 
     @_locked
@@ -237,7 +261,9 @@ class KnowledgeBase:
         added_ids: list[int] = []
         added_vectors: list[np.ndarray] = []
         now = _now()
+        before = self.store.index_version(CASES_KEY)
         with self.store.transaction():
+            self.store.mark_index_changed(CASES_KEY)
             removed = self.store.delete_chunks_of([c.id for c in changed if c.id in known])
             for n, case in enumerate(changed, start=1):
                 self.store.upsert_case(case, now)
@@ -250,7 +276,7 @@ class KnowledgeBase:
                         added_vectors.append(vector)
                 if progress and (n % 200 == 0 or n == len(changed)):
                     progress(n, len(changed), "store")
-        self._apply_to_index(removed, added_ids, added_vectors)
+        self._after_write(self.cases_index, before, CASES_KEY, removed, added_ids, added_vectors)
         if changed:
             self._maybe_calibrate(progress)
         return report
@@ -297,66 +323,177 @@ class KnowledgeBase:
                 progress(min(start + EMBED_BATCH, len(todo)), len(todo), "embed")
         return found
 
-    def _apply_to_index(self, removed: list[int], ids: list[int],
-                        vectors: list[np.ndarray]) -> None:
-        if self._index_version != self.store.state_version() - 1:
-            self._index_version = -1  # another writer got in between: rebuild from SQLite
-            self._sync_index()
-            return
-        self.index.remove(removed)
-        if ids:
-            self.index.add(np.asarray(ids, np.int64), np.vstack(vectors))
-        version = self.store.state_version()
-        self.index.save(self.layout.vectors, version)
-        self._index_version = version
+    def _after_write(self, index: DerivedIndex, before: int, key: str, removed: list[int],
+                     ids: list[int], vectors: list[np.ndarray]) -> None:
+        """Bring one FAISS index up to the write just committed, and note the new state."""
+        index.apply(before, self.store.index_version(key), removed, ids, vectors)
+        self._index_version = self.store.state_version()
+        self._sync_index()  # another writer may have changed the other index meanwhile
 
     @_locked
     def delete_cases(self, ids: list[str]) -> int:
         """Remove cases from SQLite, FTS5 and FAISS alike; returns how many existed."""
+        before = self.store.index_version(CASES_KEY)
         with self.store.transaction():
+            self.store.mark_index_changed(CASES_KEY)
             deleted, removed = self.store.delete_cases(ids)
-        self._apply_to_index(removed, [], [])
+        self._after_write(self.cases_index, before, CASES_KEY, removed, [], [])
         return deleted
 
     @_locked
     def reindex(self, model: str | None = None, progress: Progress | None = None) -> None:
-        """Re-embed every chunk (optionally with another model) and re-tokenise FTS5."""
+        """Re-embed every case and manual passage (optionally with another model), re-tokenise."""
         embedder = load_embedder(model) if model else self.embedder
         rows = [r for batch in self.store.iter_chunk_texts() for r in batch]
         complaint = [(cid, text) for cid, part, text in rows if part == "complaint"]
+        passages = self.store.db.execute(
+            "SELECT id, text, heading_path FROM doc_chunks ORDER BY id").fetchall()
+        texts = [t for _, t in complaint] + [t for _, t, _ in passages]
         vectors: list[np.ndarray] = []
-        for start in range(0, len(complaint), EMBED_BATCH):
-            batch = complaint[start : start + EMBED_BATCH]
-            vectors.extend(embedder.encode_documents([t for _, t in batch]))
+        for start in range(0, len(texts), EMBED_BATCH):
+            vectors.extend(embedder.encode_documents(texts[start : start + EMBED_BATCH]))
             if progress:
-                progress(min(start + EMBED_BATCH, len(complaint)), len(complaint), "embed")
+                progress(min(start + EMBED_BATCH, len(texts)), len(texts), "embed")
+        blobs = [np.asarray(v, np.float32).tobytes() for v in vectors]
         with self.store.transaction() as db:
+            self.store.mark_index_changed(CASES_KEY)
+            self.store.mark_index_changed(DOCS_KEY)
             db.executemany("UPDATE chunks SET vector = ? WHERE id = ?",
-                           [(np.asarray(v, np.float32).tobytes(), cid)
-                            for (cid, _), v in zip(complaint, vectors, strict=True)])
+                           [(b, cid) for (cid, _), b in zip(complaint, blobs, strict=False)])
+            db.executemany("UPDATE doc_chunks SET vector = ? WHERE id = ?",
+                           [(b, cid) for (cid, _, _), b in
+                            zip(passages, blobs[len(complaint):], strict=True)])
             db.execute("DELETE FROM chunks_fts")
             for cid, part, text in rows:
                 tokens = analyser.fts_document(text)
                 primary, secondary = (tokens, "") if part == "complaint" else ("", tokens)
                 db.execute("INSERT INTO chunks_fts (rowid, primary_text, secondary_text) "
                            "VALUES (?, ?, ?)", (cid, primary, secondary))
+            db.execute("DELETE FROM doc_chunks_fts")
+            for cid, text, heading_path in passages:
+                db.execute("INSERT INTO doc_chunks_fts (rowid, heading, body) VALUES (?, ?, ?)",
+                           (cid, analyser.fts_document(" ".join(json.loads(heading_path))),
+                            analyser.fts_document(text)))
             self.store.set_manifest(model=embedder.name, dim=embedder.dim,
                                     analyser=analyser.ANALYSER_NAME)
         self.embedder = embedder
+        self.cases_index = DerivedIndex(self.layout.vectors, embedder.dim, self.store.iter_vectors)
+        self.doc_index = DerivedIndex(self.layout.doc_vectors, embedder.dim,
+                                      self.docs.iter_vectors)
         self._index_version = -1
         self._sync_index()
         self.calibrate(progress)
+
+    # ---- manuals ----
+    @_locked
+    def ingest_document(self, path: str | os.PathLike[str] | None = None, data: bytes | None = None,
+                        name: str | None = None, progress: Progress | None = None,
+                        ocr: bool | None = None) -> DocumentReport:
+        """Add or replace a manual by file name; an identical file is skipped (and said so)."""
+        source = Path(path) if path is not None else Path(name or "document")
+        doc = read_document(source, data=data, name=name, ocr=ocr)
+        content = data if data is not None else source.read_bytes()
+        report = DocumentReport(doc.name, "unchanged", doc.title, doc.pages, len(doc.passages),
+                                list(doc.warnings))
+        existing = self.docs.sha256_of(doc.name)
+        if existing == doc.sha256:
+            return report
+        report.status = "replaced" if existing else "new"
+        texts = [p.text for p in doc.passages]
+        by_hash = {_hash(t): t for t in texts}
+        found = {h: np.frombuffer(b, dtype=np.float32)
+                 for h, b in self.docs.vectors_by_hash(list(by_hash)).items()}
+        todo = [(h, t) for h, t in by_hash.items() if h not in found]
+        for start in range(0, len(todo), EMBED_BATCH):
+            batch = todo[start : start + EMBED_BATCH]
+            found.update(zip([h for h, _ in batch],
+                             self.embedder.encode_documents([t for _, t in batch]), strict=True))
+            if progress:
+                progress(min(start + EMBED_BATCH, len(todo)), len(todo), "embed")
+        info = {"id": doc.name, "title": doc.title, "file_type": doc.file_type,
+                "sha256": doc.sha256, "pages": doc.pages, "size": len(content),
+                "warnings": json.dumps(doc.warnings, ensure_ascii=False),
+                "ocr_pages": json.dumps(doc.ocr_pages),
+                "needs_ocr_pages": json.dumps(doc.needs_ocr_pages)}
+        before = self.store.index_version(DOCS_KEY)
+        ids: list[int] = []
+        vectors: list[np.ndarray] = []
+        with self.store.transaction():
+            self.store.mark_index_changed(DOCS_KEY)
+            removed = self.docs.delete_chunks(doc.name)
+            self.docs.upsert(info, content, _now())
+            for order, passage in enumerate(doc.passages):
+                vector = found[_hash(passage.text)]
+                ids.append(self.docs.insert_chunk(
+                    doc.name, order, passage.text, passage.page_start, passage.page_end,
+                    passage.heading_path, _hash(passage.text), vector,
+                    analyser.fts_document(" ".join(passage.heading_path)),
+                    analyser.fts_document(passage.text)))
+                vectors.append(vector)
+        self._after_write(self.doc_index, before, DOCS_KEY, removed, ids, vectors)
+        return report
+
+    @_locked
+    def delete_document(self, name: str) -> bool:
+        """Remove a manual from SQLite, FTS5 and FAISS alike; False if there was none."""
+        before = self.store.index_version(DOCS_KEY)
+        with self.store.transaction():
+            self.store.mark_index_changed(DOCS_KEY)
+            existed, removed = self.docs.delete(name)
+        self._after_write(self.doc_index, before, DOCS_KEY, removed, [], [])
+        return existed
+
+    @_locked
+    def documents(self) -> list[DocumentInfo]:
+        return self.docs.list()
+
+    @_locked
+    def document_content(self, name: str) -> bytes | None:
+        return self.docs.content(name)
+
+    @_locked
+    def page_text(self, name: str, page: int) -> str:
+        return self.docs.page_text(name, page)
+
+    @_locked
+    def stale_documents(self, unretrieved_days: int = 90,
+                        unchanged_months: int = 12) -> list[tuple[DocumentInfo, str]]:
+        """Review candidates (断捨離): not retrieved by any search in N days, or not updated in
+        M months; the reason is 'unretrieved', 'unchanged' or both."""
+        now = dt.datetime.now(dt.UTC)
+        unretrieved = (now - dt.timedelta(days=unretrieved_days)).isoformat(timespec="seconds")
+        unchanged = (now - dt.timedelta(days=30 * unchanged_months)).isoformat(timespec="seconds")
+        return self.docs.stale(unretrieved, unchanged)
 
     # ---- reading ----
     @_locked
     def search(self, query: str, top_k: int = 10, mode: str = "hybrid",
                filters: Filters | None = None, fusion: str = DEFAULT_FUSION,
-               use_feedback: bool = True) -> SearchResult:
-        """Most similar past cases for a free-text complaint (see kb/search.py)."""
+               use_feedback: bool = True, passages: int = 5) -> SearchResult:
+        """Most similar past cases for a free-text complaint (kb/search.py), and the manual
+        passages that apply (kb/passages.py)."""
         self._sync_index()
-        return search_cases(self.store, self.index, self.embedder, query, top_k, mode,
-                            filters, fusion, dense_prior=self.dense_prior(),
-                            feedback=self._feedback() if use_feedback else None)
+        qvec = None
+        if mode != "lexical" and query.strip():
+            qvec = self.embedder.encode_queries([query])[0]
+        result = search_cases(self.store, self.index, self.embedder, query, top_k, mode,
+                              filters, fusion, query_vector=qvec, dense_prior=self.dense_prior(),
+                              feedback=self._feedback() if use_feedback else None)
+        if passages and self.docs.count():
+            started = time.perf_counter()
+            result.passages = search_passages(self.docs, self.doc_index.index, query, qvec,
+                                              passages, mode)
+            result.took_ms += (time.perf_counter() - started) * 1000
+            self._note_retrieved([p.document_id for p in result.passages])
+        return result
+
+    def _note_retrieved(self, document_ids: list[str]) -> None:
+        """Remember when a manual was last useful (for `kb stale`), at most hourly per manual."""
+        now = time.time()
+        due = [d for d in dict.fromkeys(document_ids) if now - self._retrieved.get(d, 0) > 3600]
+        if due:
+            self.docs.mark_retrieved(due, _now())
+            self._retrieved.update(dict.fromkeys(due, now))
 
     @_locked
     def search_many(self, queries: list[str], top_k: int = 10, mode: str = "hybrid",
@@ -410,7 +547,7 @@ class KnowledgeBase:
     def stats(self) -> Stats:
         manifest = self.store.manifest()
         counts = self.store.counts()
-        return Stats(**counts, model=self.embedder.name, dim=self.embedder.dim,
+        return Stats(**counts, documents=self.docs.count(), model=self.embedder.name, dim=self.embedder.dim,
                      analyser=manifest.get("analyser", ""),
                      schema_version=int(manifest.get("schema_version", 0)),
                      state_version=self.store.state_version(), directory=str(self.layout.root),

@@ -34,8 +34,38 @@ def _round(value: float | None) -> float | None:
 
 
 @dataclass
+class PassageHit:
+    """A manual passage that applies: where to find it (document, page, headings) and why."""
+
+    document_id: str
+    title: str
+    text: str
+    page_start: int | None
+    page_end: int | None
+    heading_path: tuple[str, ...]
+    score: float
+    matched_terms: list[str] = field(default_factory=list)
+
+    @property
+    def pages(self) -> str:
+        """'p. 12' or 'p. 12-13' ('' for documents without pages)."""
+        if self.page_start is None:
+            return ""
+        if self.page_end and self.page_end != self.page_start:
+            return f"p. {self.page_start}-{self.page_end}"
+        return f"p. {self.page_start}"
+
+    def to_dict(self) -> dict[str, object]:
+        return {"document": self.document_id, "title": self.title, "page_start": self.page_start,
+                "page_end": self.page_end, "heading_path": list(self.heading_path),
+                "score": round(self.score, 6), "text": self.text,
+                "matched_terms": self.matched_terms}
+
+
+@dataclass
 class SearchResult:
     query: str
     mode: str
     hits: list[CaseHit]
     took_ms: float
+    passages: list[PassageHit] = field(default_factory=list)

@@ -72,7 +72,44 @@ def m002_feedback() -> str:
     """
 
 
-MIGRATIONS: list[Callable[[], str]] = [m001_initial, m002_feedback]
+def m003_documents() -> str:
+    """Manuals: the file itself (to open a cited page), its passages with page and headings."""
+    return """
+        CREATE TABLE documents (
+            id TEXT PRIMARY KEY,              -- the file name: a new upload of it replaces it
+            title TEXT NOT NULL,
+            file_type TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            pages INTEGER,
+            size INTEGER NOT NULL,
+            content BLOB NOT NULL,
+            warnings TEXT NOT NULL DEFAULT '[]',
+            ocr_pages TEXT NOT NULL DEFAULT '[]',
+            needs_ocr_pages TEXT NOT NULL DEFAULT '[]',
+            added_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            last_retrieved_at TEXT
+        );
+        CREATE TABLE doc_chunks (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            document_id TEXT NOT NULL REFERENCES documents(id),
+            ord INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            page_start INTEGER,
+            page_end INTEGER,
+            heading_path TEXT NOT NULL DEFAULT '[]',
+            text_hash TEXT NOT NULL,
+            vector BLOB
+        );
+        CREATE INDEX doc_chunks_document ON doc_chunks(document_id);
+        CREATE INDEX doc_chunks_hash ON doc_chunks(text_hash);
+        CREATE VIRTUAL TABLE doc_chunks_fts USING fts5(
+            heading, body, tokenize = 'unicode61 remove_diacritics 0'
+        );
+    """
+
+
+MIGRATIONS: list[Callable[[], str]] = [m001_initial, m002_feedback, m003_documents]
 
 
 def migrate(db: sqlite3.Connection) -> None:

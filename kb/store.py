@@ -80,18 +80,29 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction that also bumps the state version; all or nothing."""
+        """One write transaction that also bumps the state version; all or nothing.
+
+        Inside it, `pending_version` is the version this transaction will commit.
+        """
         self.db.execute("BEGIN IMMEDIATE")
         try:
+            self.pending_version = self.state_version() + 1
             yield self.db
-            self.db.execute(
-                "INSERT OR REPLACE INTO manifest VALUES ('state_version', ?)",
-                (str(self.state_version() + 1),),
-            )
+            self.db.execute("INSERT OR REPLACE INTO manifest VALUES ('state_version', ?)",
+                            (str(self.pending_version),))
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
+
+    def index_version(self, key: str) -> int:
+        """State version of the last write that changed the vectors behind FAISS index `key`."""
+        row = self.db.execute("SELECT value FROM manifest WHERE key = ?", (key,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def mark_index_changed(self, key: str) -> None:
+        """Inside a transaction: the vectors behind `key` change with it."""
+        self.set_manifest(**{key: self.pending_version})
 
     # ---- cases ----
     def fingerprints(self, ids: list[str]) -> dict[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import faiss
@@ -97,3 +98,46 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class DerivedIndex:
+    """A FAISS index mirrored from one SQLite table, tagged with the version it reflects.
+
+    The version is the state version of the last write that changed that table's
+    vectors (a manifest key), so a manual upload does not invalidate the cases' index.
+    """
+
+    def __init__(self, path: Path, dim: int,
+                 iter_vectors: Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]]) -> None:
+        self.path = path
+        self.dim = dim
+        self.iter_vectors = iter_vectors
+        self.index = VectorIndex(dim)
+        self.version = -1
+
+    def sync(self, expected: int) -> None:
+        """Load the file if it reflects `expected`, else rebuild from SQLite and save it."""
+        if self.version == expected:
+            return
+        loaded = VectorIndex.load(self.path)
+        if loaded is not None and loaded[1] == expected and loaded[0].dim == self.dim:
+            self.index = loaded[0]
+        else:
+            self.index = VectorIndex(self.dim)
+            for ids, vectors in self.iter_vectors():
+                self.index.add(ids, vectors)
+            self.index.save(self.path, expected)
+        self.version = expected
+
+    def apply(self, before: int, after: int, removed: list[int], ids: list[int],
+              vectors: list[np.ndarray]) -> None:
+        """Apply one committed write; rebuild instead if another writer got in between."""
+        if self.version != before:
+            self.version = -1
+            self.sync(after)
+            return
+        self.index.remove(removed)
+        if ids:
+            self.index.add(np.asarray(ids, np.int64), np.vstack(vectors))
+        self.index.save(self.path, after)
+        self.version = after

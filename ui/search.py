@@ -13,7 +13,7 @@ import streamlit as st
 from kb import Filters, KnowledgeBase, SearchResult
 from kb.analyser import match_spans, tokens
 from kb.handover import handover_html, handover_markdown
-from kb.results import CaseHit
+from kb.results import CaseHit, PassageHit
 from ui.i18n import field_label, lang, tr
 from ui.text import escape_markdown
 
@@ -61,6 +61,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "request": ("お客様の要望", "What the customer asks for"),
     "download_md": ("Markdownでダウンロード", "Download as Markdown"),
     "download_html": ("印刷用（HTML）をダウンロード", "Download printable (HTML)"),
+    "manuals": ("関連するマニュアル", "Manual passages that apply"),
+    "open_page": ("このページを開く", "Open this page"),
+    "page_text": ("{title} {pages} の本文", "Text of {title} {pages}"),
+    "download_file": ("元のファイル", "Original file"),
 }
 MODES = ("hybrid", "dense", "lexical")
 
@@ -178,15 +182,42 @@ def _handover(query: str, result: SearchResult) -> None:
                               key="dl_html")
 
 
+def _passage_card(kb: KnowledgeBase, n: int, passage: PassageHit, terms: set[str]) -> None:
+    with st.container(border=True):
+        where = " › ".join(passage.heading_path)
+        st.markdown(f"**{escape_markdown(passage.title)}** {escape_markdown(passage.pages)}  \n"
+                    f"{escape_markdown(where)}")
+        st.markdown(highlight(_short(passage.text, 240), terms))
+        with st.expander(tr(TEXT, "open_page")):
+            page_text = (kb.page_text(passage.document_id, passage.page_start)
+                         if passage.page_start else passage.text)
+            st.caption(tr(TEXT, "page_text", title=passage.title, pages=passage.pages))
+            st.text(page_text)
+            content = kb.document_content(passage.document_id)
+            if content is not None:
+                st.download_button(tr(TEXT, "download_file"), content,
+                                   file_name=passage.document_id, key=f"pdl_{n}")
+
+
 def render_results(kb: KnowledgeBase, query: str, result: SearchResult) -> None:
-    if not result.hits:
+    if not result.hits and not result.passages:
         st.info(tr(TEXT, "no_results"))
         return
     st.caption(tr(TEXT, "count", n=len(result.hits), ms=result.took_ms))
     _escalation_warning(result)
     terms = {t for t in tokens(query) if not t.isdigit()}  # 一 normalises to 1: too noisy
-    for rank, hit in enumerate(result.hits, start=1):
-        _case_card(kb, query, rank, hit, terms, result.mode)
+    cases_column, manuals_column = (st.columns([2, 1]) if result.passages
+                                    else (st.container(), None))
+    with cases_column:
+        if not result.hits:
+            st.info(tr(TEXT, "no_results"))
+        for rank, hit in enumerate(result.hits, start=1):
+            _case_card(kb, query, rank, hit, terms, result.mode)
+    if manuals_column is not None:
+        with manuals_column:
+            st.subheader(tr(TEXT, "manuals"))
+            for n, passage in enumerate(result.passages):
+                _passage_card(kb, n, passage, terms)
     _handover(query, result)
 
 
