@@ -160,7 +160,7 @@ def _open(data: bytes) -> PdfReader:
 
 def _title(reader: PdfReader) -> str:
     try:
-        title = tidy((reader.metadata or {}).get("/Title") or "")
+        title = tidy(reader.metadata.title or "") if reader.metadata else ""
     except (FileNotDecryptedError, DependencyError):
         raise Unreadable(_AES_MESSAGE) from None
     except Exception:  # a broken Info dictionary only costs the title
@@ -173,7 +173,7 @@ def _strip_page_furniture(texts: dict[int, list[str]]) -> dict[int, list[str]]:
     """Drop page numbers and running headers/footers: repeated text would match every query."""
     edges: Counter[str] = Counter()
     for lines in texts.values():
-        filled = [tidy(line) for line in lines if tidy(line)]
+        filled = [line for line in map(tidy, lines) if line]
         edges.update({_shape(line) for line in filled[:2] + filled[-2:]})
     repeated = {key for key, n in edges.items() if len(texts) >= 4 and n >= max(3, 0.5 * len(texts))}
     result: dict[int, list[str]] = {}

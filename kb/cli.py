@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import click
-from ingest.documents import DOCUMENT_SUFFIXES
 
+from ingest.documents import DOCUMENT_SUFFIXES
 from ingest.errors import IngestError
 from ingest.fields import map_headers
 from ingest.tables import LEDGER_SUFFIXES

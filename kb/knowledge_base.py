@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
-from ingest.documents import read_document
 
 from ingest.chunking import chunk_text
+from ingest.documents import read_document
 from ingest.ledger import LedgerRead, read_ledger, write_rejects
 from ingest.records import Case
 from kb import analyser, feedback

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import random
 import zipfile
 from pathlib import Path
 
@@ -163,6 +164,16 @@ def test_html_in_shift_jis_drops_scripts_and_keeps_structure() -> None:
     assert "内部用" not in str(texts) and "color" not in str(texts)
 
 
+def test_html_without_headings_uses_article_lines_and_keeps_pre_lines() -> None:
+    html = ("<p>（目的）</p><p>第１条　この規程は苦情対応を定める。</p>"
+            "<pre>手順1 受付\n手順2 記録</pre><p>第２条（記録）　記録は5年保存する。</p>")
+    document = read_document(Path("kitei.htm"), html.encode())
+    assert [(p.heading_path, p.text) for p in document.passages] == [
+        (("第1条(目的)",), "第1条 この規程は苦情対応を定める。\n手順1 受付 手順2 記録"),
+        (("第2条(記録)",), "第2条(記録) 記録は5年保存する。"),
+    ]
+
+
 def test_text_file_in_cp932_with_articles_and_blank_line_paragraphs() -> None:
     text = ("お客様相談室 運用規程\n\n第１章　総則\n\n（目的）\n"
             "第１条　この規程は、お客様からの苦情の受付と\n対応の手順を定める。\n\n"
@@ -240,6 +251,30 @@ def test_passages_pack_sentences_and_never_exceed_the_limit() -> None:
     assert all(p.heading_path == ("第1章 手順",) for p in passages)
     joined = "".join(p.text.replace("\n", "") for p in passages)
     assert all(s.strip() in joined for s in sentences[:100])
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_passages_keep_every_character_in_order_under_the_right_heading(seed: int) -> None:
+    rng = random.Random(seed)
+    words = ["返品", "受付", "確認し", "、", "。", "Check", "the", "label.", "第3条", "(1)", "1.5kg", "!"]
+    blocks: list[Block] = []
+    expected: list[tuple[tuple[str, ...], str]] = []  # (path, body text) in order
+    path: list[tuple[int, str]] = []
+    for i in range(rng.randint(1, 30)):
+        if rng.random() < 0.3:  # a heading, always followed by text (else it becomes text itself)
+            level = rng.randint(1, 4)
+            path = [h for h in path if h[0] < level] + [(level, f"見出し{i}")]
+            blocks.append(Block(f"見出し{i}", level))
+        text = "".join(rng.choice(words) + rng.choice(["", " "]) for _ in range(rng.randint(1, 300))).strip()
+        blocks.append(Block(text))
+        expected.append((tuple(h for _, h in path), text))
+    passages = [p for p in build_passages(blocks, max_chars=120) if p.heading_path or p.text]
+    assert all(0 < len(p.text) <= 120 for p in passages)
+    squeeze = str.maketrans("", "", " \n")
+    for heading_path in {h for h, _ in expected}:
+        body = "".join(t for h, t in expected if h == heading_path).translate(squeeze)
+        got = "".join(p.text for p in passages if p.heading_path == heading_path).translate(squeeze)
+        assert got == body, heading_path
 
 
 def test_a_sentence_longer_than_a_passage_is_cut_at_commas() -> None:

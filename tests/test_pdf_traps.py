@@ -136,6 +136,14 @@ def test_long_pdf_text_is_cut_into_passages_under_400_chars() -> None:
     assert passages[0].page_start == 1 and passages[-1].page_end == 2
 
 
+def test_blank_page_is_reported_but_not_an_error() -> None:
+    document = read_document(Path("blank.pdf"), make_pdf([RULES[0], [], RULES[1]]))
+    assert document.pages == 3 and document.needs_ocr_pages == []
+    assert document.warnings == ["page 2: no text and no images (blank page, or text drawn as outlines); "
+                                 "not indexed"]
+    assert [p.page_start for p in document.passages] == [1, 3]
+
+
 # ---------------------------------------------------------------- unreadable text layers
 
 def _soup(seed: int, low: int, high: int, n: int = 200) -> str:

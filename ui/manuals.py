@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
-from ingest.documents import DOCUMENT_SUFFIXES
 
+from ingest.documents import DOCUMENT_SUFFIXES
 from ingest.errors import IngestError
 from kb import KnowledgeBase
 from kb.document_store import DocumentInfo
@@ -137,7 +137,7 @@ def _stale(kb: KnowledgeBase) -> None:
     frame = _table([i for i, _ in items])
     frame[tr(TEXT, "col_reason")] = [
         " / ".join(tr(TEXT, f"reason_{r}") for r in reason.split("+")) for _, reason in items]
-    st.dataframe(frame, hide_index=True, use_container_width=True)
+    st.dataframe(frame, hide_index=True, width="stretch")
 
 
 def render(kb: KnowledgeBase) -> None:
@@ -154,6 +154,6 @@ def render(kb: KnowledgeBase) -> None:
     if not items:
         st.info(tr(TEXT, "none"))
         return
-    st.dataframe(_table(items), hide_index=True, use_container_width=True)
+    st.dataframe(_table(items), hide_index=True, width="stretch")
     _detail(kb, items)
     _stale(kb)
