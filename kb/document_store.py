@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kb.store import _chunks, _marks
+from kb.store import _chunks, _marks, iter_vectors
 
 # Headings count less than the passage text itself in BM25.
 FTS_WEIGHTS = (0.5, 1.0)
@@ -122,15 +122,7 @@ class DocumentStore:
         return out
 
     def iter_vectors(self, batch: int = 20000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        last = -1
-        while True:
-            rows = self.db.execute("SELECT id, vector FROM doc_chunks WHERE vector IS NOT NULL "
-                                   "AND id > ? ORDER BY id LIMIT ?", (last, batch)).fetchall()
-            if not rows:
-                return
-            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            yield ids, np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
-            last = int(ids[-1])
+        return iter_vectors(self.db, "doc_chunks", batch)
 
     def passages(self, chunk_ids: list[int]) -> dict[int, StoredPassage]:
         out: dict[int, StoredPassage] = {}

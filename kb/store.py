@@ -38,6 +38,21 @@ def _marks(n: int) -> str:
     return ", ".join("?" * n)
 
 
+def iter_vectors(db: sqlite3.Connection, table: str,
+                 batch: int = 20000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(ids, vectors) of a chunk table in id order and bounded batches (FAISS rebuilds)."""
+    assert table in ("chunks", "doc_chunks")
+    last = -1
+    while True:
+        rows = db.execute(f"SELECT id, vector FROM {table} WHERE vector IS NOT NULL AND id > ? "
+                          f"ORDER BY id LIMIT ?", (last, batch)).fetchall()
+        if not rows:
+            return
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        yield ids, np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+        last = int(ids[-1])
+
+
 def row_to_case(row: sqlite3.Row | tuple, columns: list[str]) -> Case:
     data = dict(zip(columns, row, strict=True))
     data["metadata"] = json.loads(data.get("metadata") or "{}")
@@ -184,18 +199,8 @@ class Store:
         return out
 
     def iter_vectors(self, batch: int = 20000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """All (ids, vectors) in batches, to rebuild the FAISS index."""
-        last = -1
-        while True:
-            rows = self.db.execute(
-                "SELECT id, vector FROM chunks WHERE vector IS NOT NULL AND id > ? "
-                "ORDER BY id LIMIT ?", (last, batch)).fetchall()
-            if not rows:
-                return
-            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            vectors = np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
-            yield ids, vectors
-            last = int(ids[-1])
+        """All (ids, vectors) of case chunks in batches, to rebuild the FAISS index."""
+        return iter_vectors(self.db, "chunks", batch)
 
     def iter_chunk_texts(self, batch: int = 5000) -> Iterator[list[tuple[int, str, str]]]:
         """(id, part, text) of every chunk, for re-embedding and re-tokenising."""
