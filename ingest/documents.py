@@ -9,12 +9,15 @@ paragraph and sentence ends (。！？ included), and keep the pages they came f
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.chunking import DEFAULT_MAX_CHARS, split_sentences
 from ingest.errors import IngestError
 from ingest.markup import Block, Unreadable, joiner, read_html, read_markdown, read_txt
+
+log = logging.getLogger(__name__)
 
 DOCUMENT_SUFFIXES = (".pdf", ".docx", ".md", ".markdown", ".txt", ".html", ".htm")
 _FILE_TYPES = {".pdf": "pdf", ".docx": "docx", ".md": "md", ".markdown": "md", ".txt": "txt",
@@ -56,33 +59,40 @@ def read_document(path: Path, data: bytes | None = None, name: str | None = None
     """Read a manual from `path`, or from uploaded `data` called `name`.
 
     ocr: None uses Tesseract for scanned pages when it is installed, False never does.
-    Raises DocumentError (naming the file) when nothing can be read from it.
+    Raises DocumentError when nothing can be read; it names `name`, or else the full path.
     """
+    label = name or str(path)  # errors name the upload, or the path the CLI was given
     name = name or Path(path).name
     suffix = Path(name).suffix.lower()
     if suffix not in _FILE_TYPES:
-        raise DocumentError(name, _unsupported(suffix))
+        raise DocumentError(label, _unsupported(suffix))
     if data is None:
         try:
             data = Path(path).read_bytes()
         except FileNotFoundError:
-            raise DocumentError(name, "file not found") from None
+            raise DocumentError(label, "file not found") from None
         except OSError as exc:
-            raise DocumentError(name, f"cannot open the file ({exc.strerror or exc})") from None
+            raise DocumentError(label, f"cannot open the file ({exc.strerror or exc})") from None
     if not data:
-        raise DocumentError(name, "the file is empty (0 bytes): upload it again")
+        raise DocumentError(label, "the file is empty (0 bytes): upload it again")
     file_type = _FILE_TYPES[suffix]
     mismatch = _check_kind(file_type, _sniff(data))
     if mismatch:
-        raise DocumentError(name, mismatch)
+        raise DocumentError(label, mismatch)
     document = Document(name, Path(name).stem, file_type, hashlib.sha256(data).hexdigest(), None, [])
     try:
         title, blocks = _read_blocks(document, data, ocr)
     except Unreadable as exc:
-        raise DocumentError(name, str(exc)) from None
+        raise DocumentError(label, str(exc)) from None
+    except (RecursionError, MemoryError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        # parser libraries fail on hostile or odd files in ways no one lists; one such
+        # file must not stop a batch, and the log keeps the trace for a bug report
+        log.exception("reading %s failed", label)
+        raise DocumentError(label, f"could not be read ({type(exc).__name__}: {exc}); "
+                                   "the file may be damaged: export or save it again") from None
     document.passages = build_passages(blocks)
     if not document.passages:
-        raise DocumentError(name, "no text found in the file")
+        raise DocumentError(label, "no text found in the file")
     first_heading = next((b.text for b in blocks if b.level is not None), "")
     document.title = title or first_heading or document.title
     return document

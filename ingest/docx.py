@@ -20,6 +20,7 @@ _MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fal
 _DC_TITLE = "{http://purl.org/dc/elements/1.1/}title"
 _HEADING_NAME = re.compile(r"^(?:heading|見出し)\s*(\d)$", re.IGNORECASE)
 _MAX_XML_BYTES = 200 * 1024 * 1024  # refuse zip bombs before inflating them
+_CONTAINERS = {f"{_W}{tag}" for tag in ("tbl", "tr", "tc", "sdt", "sdtContent", "customXml")}
 _HEURISTIC_OFFSET = 10  # 第N条 found by heuristics nests below any styled heading
 
 
@@ -68,7 +69,7 @@ def _heading_levels(styles: ET.Element) -> dict[str, int]:
         info[style_id] = (
             tidy(name_node.get(f"{_W}val") or "") if name_node is not None else "",
             based.get(f"{_W}val") if based is not None else None,
-            int(outline.get(f"{_W}val") or 9) if outline is not None else None,
+            _outline(outline),
         )
     levels: dict[str, int] = {}
     for style_id in info:
@@ -122,7 +123,19 @@ def _children(node: ET.Element, tag: str) -> list[ET.Element]:
 
 
 def _cell_text(cell: ET.Element) -> str:
-    return " ".join(t for t in (_paragraph_text(p) for p in cell.iter(f"{_W}p")) if t.strip())
+    return " ".join(t for t in map(_paragraph_text, _cell_paragraphs(cell)) if t.strip())
+
+
+def _cell_paragraphs(node: ET.Element) -> list[ET.Element]:
+    """A cell's paragraphs, those of tables nested in it included, text-box paragraphs not (they
+    are read as part of the paragraph holding the text box)."""
+    found: list[ET.Element] = []
+    for child in node:
+        if child.tag == f"{_W}p":
+            found.append(child)
+        elif child.tag in _CONTAINERS:
+            found.extend(_cell_paragraphs(child))
+    return found
 
 
 def _paragraph_text(paragraph: ET.Element) -> str:
@@ -153,11 +166,17 @@ def _paragraph_text(paragraph: ET.Element) -> str:
 
 
 def _paragraph_level(paragraph: ET.Element, levels: dict[str, int]) -> int | None:
-    outline = paragraph.find(f"{_W}pPr/{_W}outlineLvl")
-    if outline is not None and (value := int(outline.get(f"{_W}val") or 9)) < 9:
+    value = _outline(paragraph.find(f"{_W}pPr/{_W}outlineLvl"))
+    if value is not None and value < 9:
         return value + 1
     style = paragraph.find(f"{_W}pPr/{_W}pStyle")
     return levels.get(style.get(f"{_W}val") or "") if style is not None else None
+
+
+def _outline(node: ET.Element | None) -> int | None:
+    """w:outlineLvl as a number (0 = top; 9 = body text); None when absent or malformed."""
+    value = node.get(f"{_W}val") if node is not None else None
+    return int(value) if value is not None and value.isdigit() else None
 
 
 def _blocks(items: list[tuple[int | None, str]]) -> list[Block]:

@@ -13,6 +13,10 @@ from dataclasses import dataclass
 
 _NUMBERISH = re.compile(r"^[\d.,:/%+\-#&'−ー〜~]+$")
 _REDACTED = re.compile(r"^(.)\1+$")  # CFPB masks names and dates as XXXX / XX
+_HIRAGANA = re.compile(r"^[\u3041-\u309f]{1,3}$")  # あんな, どの, すぐ: no topic in them
+# Sudachi's normalised forms of auxiliary-like verbs and adjectives that name no topic.
+_WEAK = frozenset(["出来る", "呉れる", "下さる", "頂く", "戴く", "貰う", "貰える", "思う", "見る", "来る",
+                   "行く", "無い", "良い", "欲しい", "分かる", "致す", "申す", "御座る", "為さる"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +30,8 @@ class Measure:
 
 def keyword_worthy(token: str) -> bool:
     """Tokens that can name a cluster: not numbers, masks or single characters (月, 日, 件)."""
-    return len(token) > 1 and not _NUMBERISH.match(token) and not _REDACTED.match(token)
+    return (len(token) > 1 and token not in _WEAK and not _NUMBERISH.match(token)
+            and not _REDACTED.match(token) and not _HIRAGANA.match(token))
 
 
 def class_keywords(groups: Sequence[Counter[str]], top: int = 8) -> list[tuple[str, ...]]:

@@ -100,6 +100,18 @@ def test_docx_with_english_heading_styles_and_no_title_uses_first_heading() -> N
     assert [p.heading_path for p in document.passages] == [("Safety",), ("Safety", "清掃")]
 
 
+def test_docx_text_box_is_read_once_and_outline_levels_make_headings() -> None:
+    mc = 'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006"'
+    box = "<w:txbxContent>" + _p("注意:高温") + "</w:txbxContent>"
+    body = ('<w:p><w:pPr><w:outlineLvl w:val="0"/></w:pPr><w:r><w:t>安全上の注意</w:t></w:r></w:p>'
+            f'<w:p><w:r><w:t>本体に触れない。</w:t></w:r><w:r><mc:AlternateContent {mc}><mc:Choice>{box}'
+            f"</mc:Choice><mc:Fallback>{box}</mc:Fallback></mc:AlternateContent></w:r></w:p>"
+            '<w:p><w:pPr><w:outlineLvl w:val="x"/></w:pPr><w:r><w:t>壊れた属性の段落。</w:t></w:r></w:p>')
+    passages = read_document(Path("box.docx"), make_docx(body)).passages
+    assert [(p.heading_path, p.text) for p in passages] == [
+        (("安全上の注意",), "本体に触れない。注意:高温\n壊れた属性の段落。")]
+
+
 # ---------------------------------------------------------------- Markdown, HTML, text
 
 MARKDOWN = """---
@@ -229,9 +241,10 @@ def test_broken_uploads_raise_a_clear_error(name: str, data: bytes, message: str
     assert caught.value.path == name
 
 
-def test_missing_file_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(DocumentError, match=r"gone\.pdf: file not found"):
+def test_missing_file_is_an_error_naming_the_path(tmp_path: Path) -> None:
+    with pytest.raises(DocumentError) as caught:
         read_document(tmp_path / "gone.pdf")
+    assert str(caught.value) == f"{tmp_path / 'gone.pdf'}: file not found"
 
 
 def test_every_listed_suffix_is_readable() -> None:

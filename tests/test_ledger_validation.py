@@ -261,11 +261,12 @@ def test_cli_skip_invalid_ingests_good_rows_and_writes_rejects(tmp_path: Path, b
 
 
 def test_cli_skip_invalid_still_refuses_unreadable_files(tmp_path: Path) -> None:
+    # A .pdf goes to manual ingest, which names the file and says what is wrong with it.
     path = tmp_path / "report.pdf"
     path.write_bytes(b"%PDF-1.7\n" + bytes(range(256)))
     result = _kb(tmp_path, "ingest", "--skip-invalid", str(path))
     assert result.exit_code != 0
-    assert f"{path}: unsupported ledger type '.pdf'" in result.output
+    assert f"{path}: damaged or truncated PDF" in result.output
 
 
 def test_cli_unknown_map_column_is_a_clear_error(tmp_path: Path) -> None:
