@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from kb.sample import ensure_sample
-from ui import manuals, search
+from ui import clusters, manuals, search
 from ui.i18n import COMMON, LANGUAGES, tr
 from ui.state import knowledge_base
 
@@ -32,6 +32,8 @@ if kb.stats().cases == 0:
 pages = [
     st.Page(lambda: search.render(kb), title=tr(search.TEXT, "nav"), icon=":material/search:",
             url_path="search", default=True),
+    st.Page(lambda: clusters.render(kb), title=tr(clusters.TEXT, "nav"),
+            icon=":material/hub:", url_path="clusters"),
     st.Page(lambda: manuals.render(kb), title=tr(manuals.TEXT, "nav"),
             icon=":material/menu_book:", url_path="manuals"),
 ]

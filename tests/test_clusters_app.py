@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -40,7 +41,7 @@ def _metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
-def _frame(at: AppTest, column: str):  # noqa: ANN202 - a pandas DataFrame
+def _frame(at: AppTest, column: str) -> pd.DataFrame:
     return next(d.value for d in at.dataframe if column in d.value.columns)
 
 
@@ -73,6 +74,8 @@ def test_choosing_a_cluster_shows_its_measures_and_issues(app: AppTest) -> None:
 
 
 def test_filters_recluster_the_selection(app: AppTest) -> None:
+    last = len(_frame(app, "ラベル（キーワード）"))
+    app.selectbox(key="cl_pick").select(last).run()  # a cluster the narrower selection lacks
     app.sidebar.multiselect(key="cl_product").select("通販サイト").run()
     assert not app.exception
     assert _metrics(app)["事例数"] == "52"

@@ -289,6 +289,8 @@ def _table(report: ClusterReport) -> None:
 def _detail(report: ClusterReport) -> None:
     st.subheader(tr(TEXT, "detail"))
     ids = [c.id for c in report.clusters]
+    if st.session_state.get("cl_pick") not in ids:  # a new selection may have fewer clusters
+        st.session_state.pop("cl_pick", None)
     chosen = st.selectbox(tr(TEXT, "pick"), ids, key="cl_pick",
                           format_func=lambda i: f"{_name(report.clusters[i - 1])} "
                                                 f"({report.clusters[i - 1].size})")

@@ -5,13 +5,13 @@ from __future__ import annotations
 from tests.browser.conftest import screenshot
 
 
-def _open(page, app_url: str) -> None:  # noqa: ANN001 - a Playwright page
+def _open(page, app_url: str) -> None:
     page.goto(f"{app_url}/clusters")
     page.get_by_text("類似クレームのクラスタ").first.wait_for()
     page.get_by_text("事例マップ").first.wait_for()
 
 
-def test_reviewer_sees_flags_hovers_the_map_and_lists_a_selection(page, app_url: str) -> None:  # noqa: ANN001
+def test_reviewer_sees_flags_hovers_the_map_and_lists_a_selection(page, app_url: str) -> None:
     _open(page, app_url)
     cases = page.locator("[data-testid='stMetric']").filter(has_text="事例数").first
     cases.wait_for()
@@ -44,7 +44,7 @@ def test_reviewer_sees_flags_hovers_the_map_and_lists_a_selection(page, app_url:
     screenshot(page, "clusters-map-selection")
 
 
-def test_cluster_detail_and_english_switch(page, app_url: str) -> None:  # noqa: ANN001
+def test_cluster_detail_and_english_switch(page, app_url: str) -> None:
     _open(page, app_url)
     page.get_by_text("問題ごとの再発防止策の効果").first.wait_for()
     page.get_by_text("English", exact=True).click()
@@ -52,4 +52,5 @@ def test_cluster_detail_and_english_switch(page, app_url: str) -> None:  # noqa:
                  "Prevention effectiveness per issue"):
         page.get_by_text(text).first.wait_for()
     assert "類似クレームのクラスタ" not in page.locator("[data-testid='stMain']").first.inner_text()
+    page.locator("[data-testid='stVegaLiteChart'] g.mark-symbol path").first.wait_for()
     screenshot(page, "clusters-en")
