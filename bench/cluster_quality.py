@@ -140,8 +140,8 @@ def evaluate(name: str, directory: Path, field: str, seeds: int, english: bool) 
     reduced = PCA(50, random_state=0).fit_transform(vectors)
     labels = HDBSCAN(min_cluster_size=5, copy=True).fit_predict(reduced)
     noise = float(np.mean(labels == -1))
-    print(f"| HDBSCAN (min_cluster_size=5) on PCA-50 embeddings, noise as its own group | "
-          f"{score(truth, [labels])} | - |  (noise: {noise:.0%} of cases)")
+    print(f"| HDBSCAN (min_cluster_size=5) on PCA-50 embeddings; noise ({noise:.0%} of cases) "
+          f"as one more group | {score(truth, [labels])} | - |")
 
 
 def _louvain_only(vectors: np.ndarray, tokens: list[list[str]], seed: int) -> np.ndarray:

@@ -17,13 +17,15 @@ Pipeline (chosen by measurement, see bench/cluster_quality.py and BENCHMARKS.md)
    SPECTRAL_MAX cases the eigen-decomposition takes minutes, so the Louvain communities
    themselves are the partition (or KMeans on the features when the user fixes k).
 5. Groups below `min_size` are dissolved: their cases join the nearest cluster and are
-   reported as outliers, so nothing is hidden.
+   reported as outliers, so nothing is hidden. Beyond `max_clusters` the smallest groups
+   are merged into their nearest cluster (not outliers: they are groups, just small ones).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,7 +46,7 @@ class Partition:
     """Cluster of every case (0..k-1, largest first), which were reassigned, and the features."""
 
     labels: np.ndarray  # int, one per case
-    outliers: np.ndarray  # bool, one per case: its own group was too small, it joined the nearest
+    outliers: np.ndarray  # bool, one per case: its group was below min_size; it joined the nearest
     features: np.ndarray  # float32, unit rows: what the clusters were formed on
     k_found: int  # clusters the data suggested (Louvain), before any cap or user choice
     algorithm: str  # "spectral" or "louvain"
@@ -95,17 +97,25 @@ def _identity(doc: Sequence[str]) -> Sequence[str]:
     return doc
 
 
+_threads_lock = threading.Lock()
+
+
 @contextmanager
 def _faiss_threads() -> Iterator[None]:
-    """Batch kNN wants every core; the search path keeps FAISS at one thread (kb/vector_index)."""
+    """Batch kNN wants every core; the search path keeps FAISS at one thread (kb/vector_index).
+
+    The lock keeps two overlapping clusterings from restoring each other's setting and
+    leaving searches on all cores.
+    """
     import faiss
 
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(os.cpu_count() or 1)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(before)
+    with _threads_lock:
+        before = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(os.cpu_count() or 1)
+        try:
+            yield
+        finally:
+            faiss.omp_set_num_threads(before)
 
 
 def knn(features_: np.ndarray, neighbours: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -212,18 +222,25 @@ def partition(vectors: np.ndarray, tokens: Sequence[Sequence[str]], n_clusters: 
 
 def _dissolve_small(feats: np.ndarray, labels: np.ndarray, min_size: int,
                     keep_at_most: int) -> tuple[np.ndarray, np.ndarray]:
-    """Keep the largest groups of at least min_size; others join their nearest kept centroid."""
+    """Keep the largest groups of at least min_size; the others join their nearest kept centroid.
+
+    Only cases from groups below min_size count as outliers (noise); whole groups beyond
+    `keep_at_most` are merged for readability, which is not the same as being noise.
+    """
     sizes = np.bincount(labels)
     order = np.argsort(-sizes, kind="stable")
     kept = [int(c) for c in order[:keep_at_most] if sizes[c] >= min_size] or [int(order[0])]
     renumber = np.full(len(sizes), -1, dtype=np.int64)
     renumber[kept] = np.arange(len(kept))
     new = renumber[labels]
-    outliers = new < 0
-    if outliers.any():
+    moved = new < 0
+    if moved.any():
         centroids = _unit(np.vstack([feats[labels == c].mean(axis=0) for c in kept]))
-        new[outliers] = np.argmax(feats[outliers] @ centroids.T, axis=1)
-    return new, outliers
+        new[moved] = np.argmax(feats[moved] @ centroids.T, axis=1)
+    by_size = np.argsort(-np.bincount(new), kind="stable")  # number the final clusters largest first
+    rank = np.empty_like(by_size)
+    rank[by_size] = np.arange(len(by_size))
+    return rank[new], moved & (sizes[labels] < min_size)
 
 
 def subgroups(feats: np.ndarray, labels: np.ndarray, neighbours: int = 5, min_size: int = 3,

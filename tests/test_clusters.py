@@ -242,6 +242,17 @@ def test_describe_helpers() -> None:
     assert cases_after("2024-03-11", dated) == ("b",)
 
 
+def test_tiny_groups_become_listed_outliers_and_capped_groups_merge_without_being_outliers() -> None:
+    from kb.clusters_method import _dissolve_small
+
+    feats = np.random.default_rng(0).normal(size=(20, 4)).astype(np.float32)
+    groups = np.array([0] * 6 + [1] * 8 + [2] * 4 + [3] * 2)
+    labels, outliers = _dissolve_small(feats, groups, min_size=3, keep_at_most=2)
+    assert sorted(np.bincount(labels).tolist(), reverse=True) == np.bincount(labels).tolist()
+    assert len(set(labels.tolist())) == 2  # every case still belongs to a cluster
+    assert outliers.tolist() == [False] * 18 + [True] * 2  # only the pair below min_size
+
+
 def test_core_does_not_import_streamlit() -> None:
     code = "import sys, kb.clusters, kb.cli_clusters; sys.exit('streamlit' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0

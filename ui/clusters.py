@@ -6,7 +6,6 @@ be downloaded. Ledger text is shown as text (tables, or Markdown-escaped).
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 import altair as alt
@@ -15,6 +14,7 @@ import streamlit as st
 
 from kb import Filters, KnowledgeBase
 from kb.clusters import CONTINUES, GROWING_NO_MEASURE, Cluster, ClusterParams, ClusterReport, cluster_cases
+from ui.filters import period_filter
 from ui.i18n import tr
 from ui.text import escape_markdown
 
@@ -141,14 +141,7 @@ def _cached_report(index: str, version: int, date_from: str | None, date_to: str
 def _sidebar(kb: KnowledgeBase) -> tuple[str | None, str | None, tuple[str, ...], tuple[str, ...], int]:
     st.sidebar.header(tr(TEXT, "filters"))
     facets = kb.facets()
-    first, last = kb.date_range()
-    date_from = date_to = None
-    if first and last:
-        lo, hi = dt.date.fromisoformat(first[:10]), dt.date.fromisoformat(last[:10])
-        period = st.sidebar.date_input(tr(TEXT, "period"), value=(lo, hi), min_value=lo,
-                                       max_value=hi, key="cl_period")
-        if isinstance(period, tuple) and len(period) == 2 and period != (lo, hi):
-            date_from, date_to = period[0].isoformat(), period[1].isoformat()
+    date_from, date_to = period_filter(kb, tr(TEXT, "period"), "cl_period")
     products = st.sidebar.multiselect(tr(TEXT, "product"), [v for v, _ in facets["product"]],
                                       key="cl_product", placeholder=tr(TEXT, "choose"))
     categories = st.sidebar.multiselect(tr(TEXT, "category"), [v for v, _ in facets["category"]],

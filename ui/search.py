@@ -14,6 +14,7 @@ from kb import Filters, KnowledgeBase, SearchResult
 from kb.analyser import match_spans, tokens
 from kb.handover import handover_html, handover_markdown
 from kb.results import CaseHit, PassageHit
+from ui.filters import period_filter
 from ui.i18n import field_label, lang, tr
 from ui.text import escape_markdown
 
@@ -72,14 +73,7 @@ MODES = ("hybrid", "dense", "lexical")
 def _sidebar_filters(kb: KnowledgeBase) -> tuple[Filters, str, int]:
     st.sidebar.header(tr(TEXT, "filters"))
     facets = kb.facets()
-    first, last = kb.date_range()
-    date_from = date_to = None
-    if first and last:
-        lo, hi = dt.date.fromisoformat(first[:10]), dt.date.fromisoformat(last[:10])
-        period = st.sidebar.date_input(tr(TEXT, "period"), value=(lo, hi), min_value=lo,
-                                       max_value=hi, key="period")
-        if isinstance(period, tuple) and len(period) == 2 and period != (lo, hi):
-            date_from, date_to = period[0].isoformat(), period[1].isoformat()
+    date_from, date_to = period_filter(kb, tr(TEXT, "period"), "period")
     picks = {}
     for name in ("category", "product", "channel"):
         options = [value for value, _ in facets[name]]
