@@ -327,8 +327,7 @@ class KnowledgeBase:
                      ids: list[int], vectors: list[np.ndarray]) -> None:
         """Bring one FAISS index up to the write just committed, and note the new state."""
         index.apply(before, self.store.index_version(key), removed, ids, vectors)
-        self._index_version = self.store.state_version()
-        self._sync_index()  # another writer may have changed the other index meanwhile
+        self._sync_index()  # a no-op for `index`; picks up another writer's change to the other
 
     @_locked
     def delete_cases(self, ids: list[str]) -> int:

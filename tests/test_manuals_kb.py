@@ -132,3 +132,15 @@ def test_cli_ingests_manuals_and_ledgers_from_one_folder(tmp_path: Path, ledger:
     assert gone.exit_code == 0 and "deleted 1 of 1 manual" in gone.output
     stale = CliRunner().invoke(main, ["--index", index, "stale"])
     assert stale.exit_code == 0 and "no manuals to review" in stale.output
+
+
+def test_writer_sees_a_manual_another_process_added_meanwhile(kb: KnowledgeBase,
+                                                             tmp_path: Path) -> None:
+    from ingest.records import Case
+
+    with KnowledgeBase.open(kb.layout.root) as other:
+        other.ingest_document(_write(tmp_path, "delivery.md", MANUAL))
+    kb.ingest_cases([Case(id="N-1", content="電子レンジの扉が閉まらない", date="2025-03-01")])
+    passages = kb.search("誤配送で別の商品が届いた", mode="dense").passages
+    assert passages and passages[0].document_id == "delivery.md"
+    assert len(kb.doc_index.index) == _count(kb, "doc_chunks")
