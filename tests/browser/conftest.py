@@ -99,5 +99,16 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
+def search_for(page, text: str, empty: str = "上の欄にクレームの内容を入力してください。",
+               card_heading: str = "クレーム内容") -> None:
+    """Type a complaint once the page is idle, and wait until result cards replaced the hint."""
+    page.get_by_text(empty).wait_for()  # the first run has finished: typing now sticks
+    box = page.get_by_role("textbox").first
+    box.fill(text)
+    box.press("Control+Enter")
+    page.get_by_text(empty).wait_for(state="detached")
+    page.get_by_text(card_heading, exact=True).first.wait_for()
+
+
 def have_chromium() -> bool:
     return Path(CHROMIUM).exists() or shutil.which("chromium") is not None

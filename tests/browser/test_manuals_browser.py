@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import screenshot, search_for
 from tests.pdfgen import write_pdf
 
 
@@ -25,9 +25,7 @@ def test_upload_pdf_then_find_its_passage_on_the_search_page(page, app_url: str,
     screenshot(page, "manuals-ja")
 
     page.goto(app_url)
-    box = page.get_by_role("textbox").first
-    box.fill("初期不良の商品を交換してほしいと言われた")
-    box.press("Control+Enter")
+    search_for(page, "初期不良の商品を交換してほしいと言われた")
     page.get_by_text("関連するマニュアル").wait_for()
     main = page.locator("[data-testid='stMain']").first
     main.get_by_text("p. 2").first.wait_for()

@@ -6,22 +6,15 @@ import os
 import shutil
 from pathlib import Path
 
-from tests.browser.conftest import ROOT, screenshot
+from tests.browser.conftest import ROOT, screenshot, search_for
 
 # KB_UPDATE_DOCS=1 also refreshes the README's screenshots in docs/.
 UPDATE_DOCS = os.environ.get("KB_UPDATE_DOCS") == "1"
 
 
-def _search(page, text: str) -> None:
-    box = page.get_by_role("textbox").first
-    box.fill(text)
-    box.press("Control+Enter")
-    page.get_by_text("類似事例", exact=False).first.wait_for()
-
-
 def test_staff_search_cards_and_handover_download(page, tmp_path: Path) -> None:
     page.get_by_text("クレーム事例検索").first.wait_for()
-    _search(page, "注文した荷物が一週間たっても届かない。追跡番号も動いていない。")
+    search_for(page, "注文した荷物が一週間たっても届かない。追跡番号も動いていない。")
     main = page.locator("section.main, [data-testid='stMain']").first
     main.get_by_text("再発防止策").first.wait_for()
     body = main.inner_text()
@@ -47,7 +40,8 @@ def test_english_switch(page) -> None:
     page.get_by_text("クレーム事例検索").first.wait_for()
     page.get_by_text("English", exact=True).click()
     page.get_by_text("Complaint case search").first.wait_for()
-    _search_en(page, "My package has not arrived and the tracking has not moved for a week.")
+    search_for(page, "My package has not arrived and the tracking has not moved for a week.",
+            empty="Type the complaint above to search.", card_heading="Complaint")
     main = page.locator("[data-testid='stMain']").first
     main.get_by_text("Prevention").first.wait_for()
     body = main.inner_text()
@@ -56,10 +50,3 @@ def test_english_switch(page) -> None:
     shot = screenshot(page, "search-en")
     if UPDATE_DOCS:
         shutil.copy(shot, ROOT / "docs" / "search-en.png")
-
-
-def _search_en(page, text: str) -> None:
-    box = page.get_by_role("textbox").first
-    box.fill(text)
-    box.press("Control+Enter")
-    page.get_by_text("similar cases", exact=False).first.wait_for()
