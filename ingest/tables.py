@@ -140,7 +140,7 @@ def _read_delimited(text: str, encoding: str, path: str, tab: bool) -> Table:
                 else:
                     headers, header_line = _unique_headers(record), last_start
                     continue
-            values: dict[str, object] = dict(zip(headers, record, strict=False))
+            values: dict[str, object] = dict(zip(headers, map(_unguard, record), strict=False))
             error = ""
             if len(record) > len(headers) and any(c.strip() for c in record[len(headers):]):
                 error = f"{len(record)} cells but the header has {len(headers)} columns"
@@ -162,6 +162,12 @@ def _read_delimited(text: str, encoding: str, path: str, tab: bool) -> Table:
         elif header_line == last_start:
             raise IngestError(path, f"the header row is broken: {message}")
     return Table(headers, rows, "tsv" if tab else "csv", encoding)
+
+
+def _unguard(cell: str) -> str:
+    """Undo the ' that CSV exports (ours, and careful spreadsheets) put before a cell starting
+    with = + - @, so that Excel shows it as text instead of running it as a formula."""
+    return cell[1:] if cell[:1] == "'" and cell[1:2] in ("=", "+", "-", "@") else cell
 
 
 def _quote_left_open(text: str, line: int, delimiter: str) -> bool:

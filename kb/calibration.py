@@ -51,7 +51,8 @@ class Calibration:
 
 def _labels(store: Store) -> tuple[str, dict[str, tuple[str, ...]]] | None:
     """Case id -> label, using the most specific label fields the ledger fills in."""
-    rows = store.db.execute("SELECT id, category, product FROM cases").fetchall()
+    rows = store.db.execute("SELECT id, category, product FROM cases "
+                            "WHERE retired_at IS NULL").fetchall()
     for name, pick in (("category+product", lambda r: (r[1], r[2])),
                        ("category", lambda r: (r[1],)), ("product", lambda r: (r[2],))):
         labels = {r[0]: pick(r) for r in rows if all(pick(r))}

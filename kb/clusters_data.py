@@ -73,7 +73,8 @@ def load_selection(path: Path, filters: Filters) -> Selection:
         version = _version(db)
         cases = db.execute(
             f"SELECT k.id, k.date, k.title, k.content, k.product, k.category, k.escalated, "
-            f"k.prevention, k.status FROM cases k WHERE {where} ORDER BY k.date, k.id",
+            f"k.prevention, k.status FROM cases k WHERE k.retired_at IS NULL AND {where} "
+            f"ORDER BY k.date, k.id",
             params).fetchall()
         sums: dict[str, np.ndarray] = {}
         tokens: dict[str, list[str]] = {}

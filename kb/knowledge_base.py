@@ -97,7 +97,8 @@ class DocumentReport:
 
 @dataclass(frozen=True)
 class Stats:
-    cases: int
+    cases: int  # active cases (retired ones are kept but not searched)
+    retired: int
     chunks: int
     vectors: int
     escalated: int
@@ -241,7 +242,10 @@ class KnowledgeBase:
 
     @_locked
     def ingest_cases(self, cases: Iterable[Case], progress: Progress | None = None) -> IngestReport:
-        """Upsert cases in one transaction; only text that changed is embedded again."""
+        """Upsert cases in one transaction; only text that changed is embedded again.
+
+        A retired case that comes in again is updated but stays retired (out of the indexes).
+        """
         cases = list(cases)
         report = IngestReport()
         known = self.store.fingerprints([c.id for c in cases])
@@ -253,13 +257,8 @@ class KnowledgeBase:
                 changed.append(case)
                 report.updated += case.id in known
                 report.new += case.id not in known
-        pieces = {case.id: case_chunks(case) for case in changed}
-        vectors = self._vectors_for(
-            [t for parts in pieces.values() for part, t in parts if part == "complaint"],
-            progress, report)
-        removed: list[int] = []
-        added_ids: list[int] = []
-        added_vectors: list[np.ndarray] = []
+        retired = self.store.retired([c.id for c in changed if c.id in known])
+        pieces = self._pieces([c for c in changed if c.id not in retired], progress, report)
         now = _now()
         before = self.store.index_version(CASES_KEY)
         with self.store.transaction():
@@ -267,19 +266,96 @@ class KnowledgeBase:
             removed = self.store.delete_chunks_of([c.id for c in changed if c.id in known])
             for n, case in enumerate(changed, start=1):
                 self.store.upsert_case(case, now)
-                for order, (part, text) in enumerate(pieces[case.id]):
-                    vector = vectors[_hash(text)] if part == "complaint" else None
-                    chunk_id = self.store.insert_chunk(case.id, part, order, text, _hash(text),
-                                                       vector, analyser.fts_document(text))
-                    if vector is not None:
-                        added_ids.append(chunk_id)
-                        added_vectors.append(vector)
                 if progress and (n % 200 == 0 or n == len(changed)):
                     progress(n, len(changed), "store")
+            added_ids, added_vectors = self._insert_chunks(pieces)
         self._after_write(self.cases_index, before, CASES_KEY, removed, added_ids, added_vectors)
         if changed:
             self._maybe_calibrate(progress)
         return report
+
+    def _pieces(self, cases: list[Case], progress: Progress | None, report: IngestReport
+                ) -> dict[str, list[tuple[str, str, np.ndarray | None]]]:
+        """case id -> its (part, text, vector) chunks; complaint chunks embedded (or reused)."""
+        parts = {case.id: case_chunks(case) for case in cases}
+        vectors = self._vectors_for(
+            [t for chunks in parts.values() for part, t in chunks if part == "complaint"],
+            progress, report)
+        return {case_id: [(part, text, vectors[_hash(text)] if part == "complaint" else None)
+                          for part, text in chunks] for case_id, chunks in parts.items()}
+
+    def _insert_chunks(self, pieces: dict[str, list[tuple[str, str, np.ndarray | None]]]
+                       ) -> tuple[list[int], list[np.ndarray]]:
+        """Inside a transaction: store chunks and FTS rows; return the ids and vectors for FAISS."""
+        ids: list[int] = []
+        vectors: list[np.ndarray] = []
+        for case_id, chunks in pieces.items():
+            for order, (part, text, vector) in enumerate(chunks):
+                chunk_id = self.store.insert_chunk(case_id, part, order, text, _hash(text),
+                                                   vector, analyser.fts_document(text))
+                if vector is not None:
+                    ids.append(chunk_id)
+                    vectors.append(vector)
+        return ids, vectors
+
+    @_locked
+    def retire_cases(self, ids: list[str]) -> list[str]:
+        """Take cases out of search and clusters but keep them (restorable); returns those retired.
+
+        Only their chunks leave SQLite, FTS5 and FAISS; nothing else is re-indexed.
+        """
+        before = self.store.index_version(CASES_KEY)
+        with self.store.transaction():
+            self.store.mark_index_changed(CASES_KEY)
+            retired = self.store.set_retired(list(dict.fromkeys(ids)), _now())
+            removed = self.store.delete_chunks_of(retired)
+        self._after_write(self.cases_index, before, CASES_KEY, removed, [], [])
+        return retired
+
+    @_locked
+    def restore_cases(self, ids: list[str]) -> list[str]:
+        """Bring retired cases back into search; returns those restored."""
+        retired = self.store.retired(list(dict.fromkeys(ids)))
+        pieces = self._pieces(list(self.store.get_cases(retired).values()), None, IngestReport())
+        before = self.store.index_version(CASES_KEY)
+        with self.store.transaction():
+            self.store.mark_index_changed(CASES_KEY)
+            restored = self.store.set_retired(list(retired), None)
+            ids_, vectors = self._insert_chunks({c: pieces[c] for c in restored})
+        self._after_write(self.cases_index, before, CASES_KEY, [], ids_, vectors)
+        return restored
+
+    @_locked
+    def retired_cases(self) -> list[tuple[Case, str]]:
+        """Retired cases with when they were retired, most recent first (the manage page)."""
+        found = [c for batch in self.store.iter_cases(retired=True) for c in batch]
+        when = self.store.retired([c.id for c in found])
+        return sorted(((c, when[c.id]) for c in found), key=lambda x: x[1], reverse=True)
+
+    @_locked
+    def retired_at(self, case_id: str) -> str | None:
+        return self.store.retired([case_id]).get(case_id)
+
+    @_locked
+    def all_cases(self) -> list[Case]:
+        """Every active case in id order (export)."""
+        return [c for batch in self.store.iter_cases() for c in batch]
+
+    # ---- form drafts (the record page keeps one per browser tab, keyed in its URL) ----
+    @_locked
+    def save_draft(self, token: str, values: dict[str, object]) -> None:
+        self.store.db.execute(
+            "INSERT OR REPLACE INTO drafts VALUES (?, ?, ?)",
+            (token, json.dumps(values, ensure_ascii=False, default=str), _now()))
+
+    @_locked
+    def load_draft(self, token: str) -> dict[str, object] | None:
+        row = self.store.db.execute("SELECT data FROM drafts WHERE id = ?", (token,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    @_locked
+    def delete_draft(self, token: str) -> None:
+        self.store.db.execute("DELETE FROM drafts WHERE id = ?", (token,))
 
     def _maybe_calibrate(self, progress: Progress | None) -> None:
         """Re-tune the fusion weight when the base has grown or shrunk by a tenth or more."""

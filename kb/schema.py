@@ -109,7 +109,21 @@ def m003_documents() -> str:
     """
 
 
-MIGRATIONS: list[Callable[[], str]] = [m001_initial, m002_feedback, m003_documents]
+def m004_retire_and_drafts() -> str:
+    """Retired cases stay stored (restorable) but leave the indexes; form drafts survive reloads."""
+    return """
+        ALTER TABLE cases ADD COLUMN retired_at TEXT;   -- NULL: active
+        CREATE INDEX cases_retired ON cases(retired_at);
+        CREATE TABLE drafts (
+            id TEXT PRIMARY KEY,            -- a random token kept in the page's URL
+            data TEXT NOT NULL,             -- JSON of the form's fields
+            updated_at TEXT NOT NULL
+        );
+    """
+
+
+MIGRATIONS: list[Callable[[], str]] = [m001_initial, m002_feedback, m003_documents,
+                                       m004_retire_and_drafts]
 
 
 def migrate(db: sqlite3.Connection) -> None:

@@ -152,6 +152,38 @@ class Store:
                 out[case.id] = case
         return out
 
+    def retired(self, ids: list[str]) -> dict[str, str]:
+        """case id -> when it was retired, for those of `ids` that are retired."""
+        out: dict[str, str] = {}
+        for part in _chunks(ids):
+            out.update(self.db.execute(
+                f"SELECT id, retired_at FROM cases WHERE retired_at IS NOT NULL "
+                f"AND id IN ({_marks(len(part))})", part))
+        return out
+
+    def set_retired(self, ids: list[str], when: str | None) -> list[str]:
+        """Retire (`when` set) or restore (None) cases; return the ids whose state changed."""
+        changed: list[str] = []
+        condition = "retired_at IS NULL" if when else "retired_at IS NOT NULL"
+        for part in _chunks(ids):
+            changed += [r[0] for r in self.db.execute(
+                f"UPDATE cases SET retired_at = ? WHERE {condition} "
+                f"AND id IN ({_marks(len(part))}) RETURNING id", [when, *part])]
+        return changed
+
+    def iter_cases(self, retired: bool = False, batch: int = 2000) -> Iterator[list[Case]]:
+        """Every active (or every retired) case in id order, in bounded batches (export)."""
+        condition = "retired_at IS NOT NULL" if retired else "retired_at IS NULL"
+        last = ""
+        while True:
+            rows = self.db.execute(
+                f"SELECT {', '.join(_CASE_COLUMNS)} FROM cases WHERE {condition} AND id > ? "
+                f"ORDER BY id LIMIT ?", (last, batch)).fetchall()
+            if not rows:
+                return
+            yield [row_to_case(r, _CASE_COLUMNS) for r in rows]
+            last = rows[-1][0]
+
     def delete_cases(self, ids: list[str]) -> tuple[int, list[int]]:
         """Delete cases and their chunks; return (cases deleted, removed vector chunk ids)."""
         removed = self.delete_chunks_of(ids)
@@ -277,18 +309,21 @@ class Store:
     def counts(self) -> dict[str, int]:
         one = self.db.execute
         return {
-            "cases": one("SELECT count(*) FROM cases").fetchone()[0],
+            "cases": one("SELECT count(*) FROM cases WHERE retired_at IS NULL").fetchone()[0],
+            "retired": one("SELECT count(*) FROM cases WHERE retired_at IS NOT NULL").fetchone()[0],
             "chunks": one("SELECT count(*) FROM chunks").fetchone()[0],
             "vectors": one("SELECT count(*) FROM chunks WHERE vector IS NOT NULL").fetchone()[0],
-            "escalated": one("SELECT count(*) FROM cases WHERE escalated = 1").fetchone()[0],
+            "escalated": one("SELECT count(*) FROM cases WHERE escalated = 1 "
+                             "AND retired_at IS NULL").fetchone()[0],
         }
 
     def distinct(self, column: str) -> list[tuple[str, int]]:
         assert column in ("category", "product", "channel", "source", "status", "severity")
         return self.db.execute(
-            f"SELECT {column}, count(*) FROM cases WHERE {column} != '' "
+            f"SELECT {column}, count(*) FROM cases WHERE {column} != '' AND retired_at IS NULL "
             f"GROUP BY {column} ORDER BY count(*) DESC, {column}").fetchall()
 
     def date_range(self) -> tuple[str | None, str | None]:
-        row = self.db.execute("SELECT min(date), max(date) FROM cases").fetchone()
+        row = self.db.execute("SELECT min(date), max(date) FROM cases "
+                              "WHERE retired_at IS NULL").fetchone()
         return row[0], row[1]

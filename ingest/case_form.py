@@ -1,0 +1,76 @@
+"""A case typed into the record form: the same rules as a ledger row, checked per field.
+
+The app's record and edit pages call `case_from_form`; the problems come back as
+codes per field so the page can say them in the user's language next to the field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import replace
+
+from ingest.records import Case
+from ingest.values import clean_text
+
+# Fields the form offers, in the order staff fill them in (発生日時 first, 状況 last).
+FORM_FIELDS: tuple[str, ...] = ("date", "channel", "product", "category", "title", "content",
+                                "customer_request", "cause", "response", "prevention",
+                                "escalated", "status")
+REQUIRED: tuple[str, ...] = ("date", "content")
+# A case marked as handled must say how it was handled.
+DONE_STATUSES: tuple[str, ...] = ("対応済", "完了")
+STATUSES: tuple[str, ...] = ("対応中", "対応済", "保留")
+_TEXT = ("channel", "product", "category", "title", "content", "customer_request", "cause",
+         "response", "prevention", "status")
+
+
+def new_case_id(now: dt.datetime | None = None) -> str:
+    """An id for a case recorded in the app: readable date and time, random tail (no clashes)."""
+    now = now or dt.datetime.now()
+    return f"R{now:%Y%m%d-%H%M}-{secrets.token_hex(2)}"
+
+
+def format_when(day: dt.date | None, time: dt.time | None) -> str | None:
+    """The stored date: 'YYYY-MM-DD', or 'YYYY-MM-DD HH:MM' when the time is known."""
+    if day is None:
+        return None
+    return f"{day.isoformat()} {time:%H:%M}" if time is not None else day.isoformat()
+
+
+def parse_when(value: str | None) -> tuple[dt.date | None, dt.time | None]:
+    """Inverse of `format_when`, for pre-filling the edit form."""
+    if not value:
+        return None, None
+    day = dt.date.fromisoformat(value[:10])
+    time = dt.time.fromisoformat(value[11:16]) if len(value) >= 16 else None
+    return day, time
+
+
+def case_from_form(values: dict[str, object], case_id: str,
+                   base: Case | None = None) -> tuple[Case | None, dict[str, str]]:
+    """Validate the form; return the case or {field: problem code}.
+
+    `values` holds 'date' (dt.date), 'time' (dt.time or None), 'escalated' (bool or None) and
+    the text fields. `base` is the stored case when editing: fields the form does not show
+    (severity, metadata, source) are kept. Codes: 'required', 'required_when_done'.
+    """
+    texts = {name: clean_text(values.get(name)) for name in _TEXT}
+    day = values.get("date")
+    problems: dict[str, str] = {}
+    if not isinstance(day, dt.date):
+        problems["date"] = "required"
+    if not texts["content"]:
+        problems["content"] = "required"
+    if texts["status"] in DONE_STATUSES and not texts["response"]:
+        problems["response"] = "required_when_done"
+    if problems:
+        return None, problems
+    time = values.get("time")
+    when = format_when(day if isinstance(day, dt.date) else None,
+                       time if isinstance(time, dt.time) else None)
+    escalated = values.get("escalated")
+    fields = {**texts, "date": when, "escalated": escalated if isinstance(escalated, bool) else None}
+    if base is not None:
+        return replace(base, **fields), {}
+    return Case(id=case_id, source="app", **fields), {}
