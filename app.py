@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from kb.sample import ensure_sample
-from ui import clusters, manuals, search
+from ui import case, clusters, ledgers, manuals, nav, record, search
 from ui.i18n import COMMON, LANGUAGES, tr
 from ui.state import knowledge_base
 
@@ -29,12 +29,19 @@ if kb.stats().cases == 0:
     ensure_sample(kb, progress=_progress)
     bar.empty()
 
-pages = [
-    st.Page(lambda: search.render(kb), title=tr(search.TEXT, "nav"), icon=":material/search:",
-            url_path="search", default=True),
-    st.Page(lambda: clusters.render(kb), title=tr(clusters.TEXT, "nav"),
-            icon=":material/hub:", url_path="clusters"),
-    st.Page(lambda: manuals.render(kb), title=tr(manuals.TEXT, "nav"),
-            icon=":material/menu_book:", url_path="manuals"),
-]
-st.navigation(pages).run()
+pages = {
+    "search": st.Page(lambda: search.render(kb), title=tr(search.TEXT, "nav"),
+                      icon=":material/search:", url_path="search", default=True),
+    "record": st.Page(lambda: record.render(kb), title=tr(record.TEXT, "nav"),
+                      icon=":material/edit_note:", url_path="record"),
+    "clusters": st.Page(lambda: clusters.render(kb), title=tr(clusters.TEXT, "nav"),
+                        icon=":material/hub:", url_path="clusters"),
+    "manuals": st.Page(lambda: manuals.render(kb), title=tr(manuals.TEXT, "nav"),
+                       icon=":material/menu_book:", url_path="manuals"),
+    "ledgers": st.Page(lambda: ledgers.render(kb), title=tr(ledgers.TEXT, "nav"),
+                       icon=":material/table_view:", url_path="ledgers"),
+    "case": st.Page(lambda: case.render(kb), title=tr(case.TEXT, "nav"),
+                    icon=":material/description:", url_path="case", visibility="hidden"),
+}
+nav.register(pages)
+st.navigation(list(pages.values())).run()

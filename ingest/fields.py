@@ -52,17 +52,18 @@ _ALIAS_TO_FIELD: dict[str, str] = {
 def map_headers(headers: list[str], overrides: dict[str, str] | None = None) -> dict[str, str]:
     """Return {case field: column header}; the first matching column wins.
 
-    `overrides` ({field: column}) come from `--map field=column` and beat the aliases;
-    callers check beforehand that their columns exist.
+    `overrides` ({field: column}) come from `--map field=column` or the app's mapping editor
+    and beat the aliases; a field overridden with '' stays unmapped. Callers check beforehand
+    that the columns exist.
     """
     overrides = overrides or {}
-    mapping: dict[str, str] = dict(overrides)
-    taken = set(overrides.values())
+    mapping: dict[str, str] = {name: column for name, column in overrides.items() if column}
+    taken = set(mapping.values())
     for header in headers:
         if header in taken:
             continue
         name = _ALIAS_TO_FIELD.get(normalize_header(header))
-        if name and name not in mapping:
+        if name and name not in overrides:
             mapping[name] = header
             taken.add(header)
     return mapping

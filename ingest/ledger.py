@@ -35,15 +35,19 @@ class LedgerRead:
             raise LedgerError(self.path, self.errors)
 
 
-def read_ledger(path: str | Path, overrides: dict[str, str] | None = None) -> LedgerRead:
-    """Read and validate a ledger; row problems are collected, file problems raise IngestError."""
+def read_ledger(path: str | Path, overrides: dict[str, str] | None = None,
+                encoding: str | None = None) -> LedgerRead:
+    """Read and validate a ledger; row problems are collected, file problems raise IngestError.
+
+    `overrides` {field: column} beat the header aliases; a field mapped to '' is left unmapped.
+    """
     path = Path(path)
-    table = read_table(path)
+    table = read_table(path, encoding)
     overrides = dict(overrides or {})
     if bad := unknown_fields(list(overrides)):
         raise IngestError(str(path), f"--map names unknown field(s) {', '.join(bad)}; "
                           f"known fields: {', '.join(_known())}")
-    missing = [col for col in overrides.values() if col not in table.headers]
+    missing = [col for col in overrides.values() if col and col not in table.headers]
     if missing:
         raise IngestError(str(path), f"--map names column(s) not in the file: {', '.join(missing)}; "
                           f"the columns are: {', '.join(table.headers)}")

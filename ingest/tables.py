@@ -37,8 +37,14 @@ class Table:
     encoding: str
 
 
-def read_table(path: Path) -> Table:
-    """Read any supported ledger file; IngestError names the file and the problem."""
+TEXT_ENCODINGS = ("utf-8", "utf-8-sig", "cp932", "euc_jp", "utf-16")
+
+
+def read_table(path: Path, encoding: str | None = None) -> Table:
+    """Read any supported ledger file; IngestError names the file and the problem.
+
+    `encoding` overrides detection for text files (the app lets users correct a bad guess).
+    """
     suffix = path.suffix.lower()
     if not path.exists():
         raise IngestError(str(path), "file not found")
@@ -53,7 +59,8 @@ def read_table(path: Path) -> Table:
     data = path.read_bytes()
     if not data.strip():
         raise IngestError(str(path), "the file is empty")
-    text, encoding = decode_bytes(data, str(path))
+    text, encoding = (_decode_as(data, encoding, str(path)) if encoding
+                      else decode_bytes(data, str(path)))
     if suffix in (".jsonl", ".ndjson"):
         return _read_jsonl(text, encoding)
     if suffix == ".json":
@@ -86,6 +93,16 @@ def decode_bytes(data: bytes, path: str) -> tuple[str, str]:
         raise IngestError(path, "cannot decode the text: save it as UTF-8 or Shift_JIS (CP932)")
     _, encoding = max(candidates)
     return data.decode(encoding), encoding
+
+
+def _decode_as(data: bytes, encoding: str, path: str) -> tuple[str, str]:
+    try:
+        return data.decode(encoding), encoding
+    except UnicodeDecodeError as exc:
+        raise IngestError(path, f"byte {exc.start} is not valid {encoding}; choose another "
+                                "encoding") from None
+    except LookupError:
+        raise IngestError(path, f"unknown encoding '{encoding}'") from None
 
 
 def _japanese_share(text: str) -> float:

@@ -431,7 +431,7 @@ def evaluate(obj: Context, queries: str | None, qrels: str | None, from_feedback
         click.echo(f"{mode:<8}" + "".join(f"{values[n]:>10.4f}" for n in names))
 
 
-from kb import cli_clusters  # noqa: E402,F401 - registers `kb clusters` on `main`
+from kb import cli_cases, cli_clusters  # noqa: E402,F401 - register their commands on `main`
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -228,9 +228,10 @@ class KnowledgeBase:
     # ---- writing ----
     @_locked
     def ingest_ledger(self, path: str | os.PathLike[str], overrides: dict[str, str] | None = None,
-                      skip_invalid: bool = False, progress: Progress | None = None) -> IngestReport:
+                      skip_invalid: bool = False, progress: Progress | None = None,
+                      encoding: str | None = None) -> IngestReport:
         """Read, validate and store a ledger: all rows or nothing, unless `skip_invalid`."""
-        read = read_ledger(path, overrides)
+        read = read_ledger(path, overrides, encoding)
         if not skip_invalid:
             read.raise_for_errors()
         report = self.ingest_cases(read.cases, progress=progress)
@@ -297,6 +298,14 @@ class KnowledgeBase:
                     ids.append(chunk_id)
                     vectors.append(vector)
         return ids, vectors
+
+    @_locked
+    def compare(self, cases: list[Case]) -> dict[str, int]:
+        """What an ingest of `cases` would do, without writing: new, updated, unchanged."""
+        known = self.store.fingerprints([c.id for c in cases])
+        unchanged = sum(known.get(c.id) == c.fingerprint() for c in cases)
+        new = sum(c.id not in known for c in cases)
+        return {"new": new, "updated": len(cases) - new - unchanged, "unchanged": unchanged}
 
     @_locked
     def retire_cases(self, ids: list[str]) -> list[str]:

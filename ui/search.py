@@ -12,8 +12,10 @@ import streamlit as st
 
 from kb import Filters, KnowledgeBase, SearchResult
 from kb.analyser import match_spans, tokens
+from kb.export import export
 from kb.handover import handover_html, handover_markdown
 from kb.results import CaseHit, PassageHit
+from ui import nav
 from ui.filters import period_filter
 from ui.i18n import field_label, lang, tr
 from ui.text import escape_markdown
@@ -66,6 +68,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "open_page": ("このページを開く", "Open this page"),
     "page_text": ("{title} {pages} の本文", "Text of {title} {pages}"),
     "download_file": ("元のファイル", "Original file"),
+    "record": ("この申し出を事例として記録する", "Record this complaint as a case"),
+    "open_case": ("詳細・編集", "Open / edit"),
+    "export_csv": ("結果をCSVで保存", "Save results as CSV"),
+    "export_xlsx": ("結果をExcelで保存", "Save results as Excel"),
 }
 MODES = ("hybrid", "dense", "lexical")
 
@@ -143,6 +149,7 @@ def _case_card(kb: KnowledgeBase, query: str, rank: int, hit: CaseHit, terms: se
             st.caption(f"{tr(TEXT, 'matched')}: {escape_markdown(sep.join(hit.matched_terms))} "
                        f"／ {tr(TEXT, 'matched_in')}: {where}")
         _feedback_buttons(kb, query, rank, hit, mode)
+        nav.link("case", tr(TEXT, "open_case"), {"id": case.id}, icon=":material/open_in_new:")
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -193,7 +200,25 @@ def _passage_card(kb: KnowledgeBase, n: int, passage: PassageHit, terms: set[str
                                    file_name=passage.document_id, key=f"pdl_{n}")
 
 
+def _actions(query: str, result: SearchResult) -> None:
+    """Record what was just handled (the form starts with this complaint); save the results."""
+    record, csv_, xlsx = st.columns([2, 1, 1])
+    if record.button(tr(TEXT, "record"), key="record_this", icon=":material/edit_note:"):
+        st.session_state["record_prefill"] = query
+        target = nav.page("record")
+        if target is not None:
+            st.switch_page(target)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M")
+    cases = [h.case for h in result.hits]
+    for column, file_format in ((csv_, "csv"), (xlsx, "xlsx")):
+        column.download_button(tr(TEXT, f"export_{file_format}"),
+                               lambda f=file_format: export(cases, f),
+                               file_name=f"similar-cases-{stamp}.{file_format}",
+                               key=f"export_{file_format}", on_click="ignore")
+
+
 def render_results(kb: KnowledgeBase, query: str, result: SearchResult) -> None:
+    _actions(query, result)
     if not result.hits and not result.passages:
         st.info(tr(TEXT, "no_results"))
         return

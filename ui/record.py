@@ -1,0 +1,106 @@
+"""Record a handled complaint (staff): validated, stored, embedded and searchable at once.
+
+The form autosaves a draft under a token kept in the page's URL (?draft=…), so a
+reload, or a detour to another page, brings the typed text back.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import streamlit as st
+
+from ingest.case_form import case_from_form, new_case_id
+from kb import KnowledgeBase
+from ui import case_fields, nav
+from ui.i18n import tr
+from ui.text import escape_markdown
+
+TEXT: dict[str, tuple[str, str]] = {
+    "nav": ("事例を記録", "Record a case"),
+    "title": ("対応した事例を記録する", "Record a handled complaint"),
+    "intro": ("発生日時・内容・原因・対応・再発防止策を記録すると、すぐに検索できるようになり、"
+              "次に同じ申し出を受けた人が参照できます。",
+              "Write down what happened, why, what was done and what will prevent it; the case "
+              "is searchable at once, so the next person handling the same complaint finds it."),
+    "prefilled": ("検索した内容を「クレーム内容」に入れました。", "The complaint you searched is filled in."),
+    "restored": ("保存されていない下書きを復元しました。", "Restored your unsaved draft."),
+    "save": ("保存して検索できるようにする", "Save and make searchable"),
+    "discard": ("下書きを破棄", "Discard draft"),
+    "saved": ("事例 {id} を保存しました。検索にすぐ表示されます。",
+              "Saved case {id}; it shows up in searches now."),
+    "open": ("記録した事例を開く", "Open the recorded case"),
+    "draft_note": ("入力内容は下書きとして自動保存されます（再読み込みしても消えません）。",
+                   "Your input is saved as a draft as you go (a reload keeps it)."),
+}
+PREFIX = "rec_"
+_FIELDS = ("date", "time", "escalated", "title", "status", "content", "customer_request",
+           "cause", "response", "prevention", "channel", "product", "category")
+
+
+def _token() -> str:
+    """This tab's draft token: from the URL, else the session, else a new one (put in the URL)."""
+    token = st.query_params.get("draft") or st.session_state.get("rec_token")
+    if not token or not token.replace("-", "").replace("_", "").isalnum() or len(token) > 40:
+        token = secrets.token_urlsafe(9)
+    st.session_state["rec_token"] = token
+    if st.query_params.get("draft") != token:
+        st.query_params["draft"] = token
+    return token
+
+
+def _clear() -> None:
+    for name in _FIELDS:
+        st.session_state.pop(PREFIX + name, None)
+
+
+def _fill(kb: KnowledgeBase, token: str) -> None:
+    """Before drawing: take a complaint handed over from search, or restore the draft."""
+    prefill = st.session_state.pop("record_prefill", None)
+    if prefill:
+        if PREFIX + "content" not in st.session_state and (draft := kb.load_draft(token)):
+            case_fields.preset(PREFIX, case_fields.from_draft(draft))
+        case_fields.preset(PREFIX, {"content": prefill})
+        kb.save_draft(token, case_fields.to_draft(case_fields.current(PREFIX)))
+        st.info(tr(TEXT, "prefilled"))
+    elif PREFIX + "content" not in st.session_state and (draft := kb.load_draft(token)):
+        case_fields.preset(PREFIX, case_fields.from_draft(draft))
+        st.info(tr(TEXT, "restored"))
+
+
+def _save(kb: KnowledgeBase, token: str) -> None:
+    case, problems = case_from_form(case_fields.form_values(PREFIX), new_case_id())
+    if problems:
+        case_fields.show_problems(problems)
+        return
+    assert case is not None
+    kb.ingest_cases([case])
+    kb.delete_draft(token)
+    _clear()
+    st.session_state["rec_saved"] = case.id
+    st.session_state["rec_token"] = secrets.token_urlsafe(9)
+    st.query_params["draft"] = st.session_state["rec_token"]
+    st.rerun()
+
+
+def render(kb: KnowledgeBase) -> None:
+    st.title(tr(TEXT, "title"))
+    st.caption(tr(TEXT, "intro"))
+    if saved := st.session_state.pop("rec_saved", None):
+        st.success(escape_markdown(tr(TEXT, "saved", id=saved)))
+        nav.link("case", tr(TEXT, "open"), {"id": saved}, icon=":material/open_in_new:")
+    token = _token()
+    _fill(kb, token)
+
+    def autosave() -> None:
+        kb.save_draft(token, case_fields.to_draft(case_fields.current(PREFIX)))
+
+    case_fields.draw(kb, PREFIX, on_change=autosave)
+    st.caption(tr(TEXT, "draft_note"))
+    left, right = st.columns([2, 1])
+    if left.button(tr(TEXT, "save"), type="primary", key="rec_save"):
+        _save(kb, token)
+    if right.button(tr(TEXT, "discard"), key="rec_discard"):
+        kb.delete_draft(token)
+        _clear()
+        st.rerun()
