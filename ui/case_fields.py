@@ -68,6 +68,14 @@ def preset(prefix: str, values: dict[str, object]) -> None:
         st.session_state[prefix + name] = value
 
 
+def reset(prefix: str) -> None:
+    """Empty the form before it is drawn. Values are set, not deleted: a browser keeps showing
+    what was typed in a widget whose state was merely deleted."""
+    preset(prefix, {"date": dt.date.today(), "time": None, "escalated": "unknown",
+                    "status": STATUSES[0], **dict.fromkeys((*_LONG, "title"), ""),
+                    **dict.fromkeys(_CHOICE)})
+
+
 def current(prefix: str) -> dict[str, object]:
     """The form's values as the widgets hold them now."""
     names = ("date", "time", "escalated", "title", "status", *_LONG, *_CHOICE)

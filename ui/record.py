@@ -34,8 +34,6 @@ TEXT: dict[str, tuple[str, str]] = {
                    "Your input is saved as a draft as you go (a reload keeps it)."),
 }
 PREFIX = "rec_"
-_FIELDS = ("date", "time", "escalated", "title", "status", "content", "customer_request",
-           "cause", "response", "prevention", "channel", "product", "category")
 
 
 def _token() -> str:
@@ -47,11 +45,6 @@ def _token() -> str:
     if st.query_params.get("draft") != token:
         st.query_params["draft"] = token
     return token
-
-
-def _clear() -> None:
-    for name in _FIELDS:
-        st.session_state.pop(PREFIX + name, None)
 
 
 def _fill(kb: KnowledgeBase, token: str) -> None:
@@ -76,7 +69,7 @@ def _save(kb: KnowledgeBase, token: str) -> None:
     assert case is not None
     kb.ingest_cases([case])
     kb.delete_draft(token)
-    _clear()
+    st.session_state["rec_clear"] = True
     st.session_state["rec_saved"] = case.id
     st.session_state["rec_token"] = secrets.token_urlsafe(9)
     st.query_params["draft"] = st.session_state["rec_token"]
@@ -90,6 +83,8 @@ def render(kb: KnowledgeBase) -> None:
         st.success(escape_markdown(tr(TEXT, "saved", id=saved)))
         nav.link("case", tr(TEXT, "open"), {"id": saved}, icon=":material/open_in_new:")
     token = _token()
+    if st.session_state.pop("rec_clear", False):
+        case_fields.reset(PREFIX)
     _fill(kb, token)
 
     def autosave() -> None:
@@ -102,5 +97,5 @@ def render(kb: KnowledgeBase) -> None:
         _save(kb, token)
     if right.button(tr(TEXT, "discard"), key="rec_discard"):
         kb.delete_draft(token)
-        _clear()
+        st.session_state["rec_clear"] = True
         st.rerun()

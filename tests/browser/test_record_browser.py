@@ -1,0 +1,54 @@
+"""Record a handled complaint through the form in Chromium, then find it by describing it anew."""
+
+from __future__ import annotations
+
+import re
+
+from tests.browser.conftest import screenshot, search_for
+
+COMPLAINT = "店舗の駐車場の精算機が故障していて出庫できず、30分以上待たされた。"
+PARAPHRASE = "パーキングの料金機が壊れていて車を出せなかった"
+
+
+def test_record_a_case_then_find_it_in_other_words(page, app_url: str) -> None:
+    page.goto(f"{app_url}/record")
+    page.get_by_text("対応した事例を記録する").first.wait_for()
+    main = page.locator("[data-testid='stMain']").first
+    fields = {"クレーム内容 *": COMPLAINT,
+              "原因": "精算機の紙幣詰まりを巡回で見落としていた",
+              "対応": "係員が手動で精算し、駐車料金を無料にしてお詫びした",
+              "再発防止策": "開店前と昼に精算機の動作確認を行い、詰まり時の呼び出し先を掲示する"}
+    for label, text in fields.items():
+        box = main.get_by_label(label, exact=True)
+        box.fill(text)
+        box.press("Tab")  # commit the value (and the draft) as staff do by moving on
+    page.wait_for_timeout(500)
+    page.get_by_role("button", name="保存して検索できるようにする").click()
+    saved = page.get_by_text(re.compile("を保存しました")).first
+    saved.wait_for()
+    case_id = re.search(r"事例 (\S+) を保存しました", saved.inner_text()).group(1)
+    page.wait_for_timeout(1500)
+    screenshot(page, "record-saved-ja")
+    assert main.get_by_label("クレーム内容 *", exact=True).input_value() == ""  # ready for the next
+
+    page.get_by_role("link", name="事例検索").click()
+    search_for(page, PARAPHRASE)
+    main = page.locator("[data-testid='stMain']").first
+    main.get_by_text(f"1. {case_id}", exact=True).wait_for()  # the first card is the new case
+    body = main.inner_text()
+    assert body.index("手動で精算") < body.index("2. ")  # with how it was handled
+    screenshot(page, "record-found-ja")
+
+
+def test_a_draft_survives_a_browser_reload(page, app_url: str) -> None:
+    page.goto(f"{app_url}/record")
+    page.get_by_text("対応した事例を記録する").first.wait_for()
+    box = page.get_by_label("クレーム内容 *", exact=True)
+    box.fill("会員証を忘れたら割引できないと言われ、納得できない")
+    box.press("Tab")
+    page.wait_for_function("() => location.search.includes('draft=')")
+    page.wait_for_timeout(1000)  # the autosave runs on the server
+    page.reload()
+    page.get_by_text("保存されていない下書きを復元しました。").wait_for()
+    restored = page.get_by_label("クレーム内容 *", exact=True).input_value()
+    assert restored == "会員証を忘れたら割引できないと言われ、納得できない"
