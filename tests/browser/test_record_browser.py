@@ -47,8 +47,10 @@ def test_a_draft_survives_a_browser_reload(page, app_url: str) -> None:
     box.fill("会員証を忘れたら割引できないと言われ、納得できない")
     box.press("Tab")
     page.wait_for_function("() => location.search.includes('draft=')")
-    page.wait_for_timeout(1000)  # the autosave runs on the server
+    page.wait_for_timeout(2000)  # the autosave runs on the server
     page.reload()
     page.get_by_text("保存されていない下書きを復元しました。").wait_for()
-    restored = page.get_by_label("クレーム内容 *", exact=True).input_value()
-    assert restored == "会員証を忘れたら割引できないと言われ、納得できない"
+    from playwright.sync_api import expect
+
+    expect(page.get_by_label("クレーム内容 *", exact=True)).to_have_value(
+        "会員証を忘れたら割引できないと言われ、納得できない", timeout=30_000)
