@@ -84,7 +84,7 @@ def _embed(embedder: Embedder, todo: list[tuple[str, str]]) -> dict[str, np.ndar
 
 
 def write_cases(store: Store, embedder: Embedder, cases: Iterable[Case], now: str,
-                progress: Progress | None = None, batch_size: int = CASE_BATCH) -> CaseWrites:
+                progress: Progress | None = None, batch_size: int | None = None) -> CaseWrites:
     """Upsert cases batch by batch; call inside `store.transaction()`.
 
     Only text that changed is embedded again (stored vectors are reused by text hash).
@@ -94,7 +94,7 @@ def write_cases(store: Store, embedder: Embedder, cases: Iterable[Case], now: st
     done = 0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed") as pool:
         previous: _Batch | None = None
-        for chunk in _batches(cases, batch_size):
+        for chunk in _batches(cases, batch_size or CASE_BATCH):
             batch = _prepare(store, embedder, chunk, writes, pool)
             if previous is not None:
                 done += _write(store, previous, now, writes)
@@ -105,6 +105,12 @@ def write_cases(store: Store, embedder: Embedder, cases: Iterable[Case], now: st
             done += _write(store, previous, now, writes)
             if progress:
                 progress(done, total or done, "store")
+    gone = set(writes.removed)  # a case written twice in one ingest: its first chunks went
+    if gone.intersection(writes.added_ids):
+        kept = [(i, v) for i, v in zip(writes.added_ids, writes.added_vectors, strict=True)
+                if i not in gone]
+        writes.added_ids = [i for i, _ in kept]
+        writes.added_vectors = [v for _, v in kept]
     return writes
 
 
