@@ -16,12 +16,12 @@ from typing import TypeVar
 
 import numpy as np
 
-from ingest.chunking import chunk_text
 from ingest.documents import read_document
 from ingest.ledger import LedgerRead, read_ledger, write_rejects
 from ingest.records import Case
 from kb import analyser, feedback
 from kb.calibration import Calibration, calibrate
+from kb.case_ingest import case_chunks, index_cases, write_cases  # noqa: F401 - case_chunks re-exported
 from kb.document_store import DocumentInfo, DocumentStore
 from kb.embeddings import DEFAULT_MODEL, Embedder, load_embedder
 from kb.feedback import FeedbackIndex
@@ -123,13 +123,6 @@ def _now() -> str:
 
 def _hash(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
-
-
-def case_chunks(case: Case) -> list[tuple[str, str]]:
-    """(part, text) pieces of a case: complaint chunks are embedded, resolution is lexical only."""
-    out = [("complaint", t) for t in chunk_text(case.complaint_text())]
-    out += [("resolution", t) for t in chunk_text(case.resolution_text())]
-    return out
 
 
 def _locked(method: Callable[..., T]) -> Callable[..., T]:
@@ -243,61 +236,21 @@ class KnowledgeBase:
 
     @_locked
     def ingest_cases(self, cases: Iterable[Case], progress: Progress | None = None) -> IngestReport:
-        """Upsert cases in one transaction; only text that changed is embedded again.
-
-        A retired case that comes in again is updated but stays retired (out of the indexes).
-        """
-        cases = list(cases)
-        report = IngestReport()
-        known = self.store.fingerprints([c.id for c in cases])
-        changed: list[Case] = []
-        for case in cases:
-            if known.get(case.id) == case.fingerprint():
-                report.unchanged += 1
-            else:
-                changed.append(case)
-                report.updated += case.id in known
-                report.new += case.id not in known
-        retired = self.store.retired([c.id for c in changed if c.id in known])
-        pieces = self._pieces([c for c in changed if c.id not in retired], progress, report)
-        now = _now()
+        """Upsert cases in one transaction, in bounded batches (kb/case_ingest.py); only text
+        that changed is embedded again. A retired case that comes in again is updated but
+        stays retired (out of the indexes)."""
         before = self.store.index_version(CASES_KEY)
         with self.store.transaction():
             self.store.mark_index_changed(CASES_KEY)
-            removed = self.store.delete_chunks_of([c.id for c in changed if c.id in known])
-            for n, case in enumerate(changed, start=1):
-                self.store.upsert_case(case, now)
-                if progress and (n % 200 == 0 or n == len(changed)):
-                    progress(n, len(changed), "store")
-            added_ids, added_vectors = self._insert_chunks(pieces)
-        self._after_write(self.cases_index, before, CASES_KEY, removed, added_ids, added_vectors)
-        if changed:
+            writes = write_cases(self.store, self.embedder, cases, _now(), progress)
+        if writes.rebuild_index:
+            self.cases_index.version = -1
+        self._after_write(self.cases_index, before, CASES_KEY, writes.removed, writes.added_ids,
+                          writes.added_vectors)
+        if writes.changed:
             self._maybe_calibrate(progress)
-        return report
-
-    def _pieces(self, cases: list[Case], progress: Progress | None, report: IngestReport
-                ) -> dict[str, list[tuple[str, str, np.ndarray | None]]]:
-        """case id -> its (part, text, vector) chunks; complaint chunks embedded (or reused)."""
-        parts = {case.id: case_chunks(case) for case in cases}
-        vectors = self._vectors_for(
-            [t for chunks in parts.values() for part, t in chunks if part == "complaint"],
-            progress, report)
-        return {case_id: [(part, text, vectors[_hash(text)] if part == "complaint" else None)
-                          for part, text in chunks] for case_id, chunks in parts.items()}
-
-    def _insert_chunks(self, pieces: dict[str, list[tuple[str, str, np.ndarray | None]]]
-                       ) -> tuple[list[int], list[np.ndarray]]:
-        """Inside a transaction: store chunks and FTS rows; return the ids and vectors for FAISS."""
-        ids: list[int] = []
-        vectors: list[np.ndarray] = []
-        for case_id, chunks in pieces.items():
-            for order, (part, text, vector) in enumerate(chunks):
-                chunk_id = self.store.insert_chunk(case_id, part, order, text, _hash(text),
-                                                   vector, analyser.fts_document(text))
-                if vector is not None:
-                    ids.append(chunk_id)
-                    vectors.append(vector)
-        return ids, vectors
+        return IngestReport(new=writes.new, updated=writes.updated, unchanged=writes.unchanged,
+                            embedded=writes.embedded)
 
     @_locked
     def compare(self, cases: list[Case]) -> dict[str, int]:
@@ -324,14 +277,13 @@ class KnowledgeBase:
     @_locked
     def restore_cases(self, ids: list[str]) -> list[str]:
         """Bring retired cases back into search; returns those restored."""
-        retired = self.store.retired(list(dict.fromkeys(ids)))
-        pieces = self._pieces(list(self.store.get_cases(retired).values()), None, IngestReport())
         before = self.store.index_version(CASES_KEY)
         with self.store.transaction():
             self.store.mark_index_changed(CASES_KEY)
-            restored = self.store.set_retired(list(retired), None)
-            ids_, vectors = self._insert_chunks({c: pieces[c] for c in restored})
-        self._after_write(self.cases_index, before, CASES_KEY, [], ids_, vectors)
+            restored = self.store.set_retired(list(dict.fromkeys(ids)), None)
+            added, vectors = index_cases(self.store, self.embedder,
+                                         list(self.store.get_cases(restored).values()))
+        self._after_write(self.cases_index, before, CASES_KEY, [], added, vectors)
         return restored
 
     @_locked
@@ -391,22 +343,6 @@ class KnowledgeBase:
         """The fusion weight searches use: calibrated for this base, else the default."""
         value = self.store.manifest().get("fusion_dense_prior")
         return float(value) if value else DEFAULT_DENSE_PRIOR
-
-    def _vectors_for(self, texts: list[str], progress: Progress | None,
-                     report: IngestReport) -> dict[str, np.ndarray]:
-        """Vectors by text hash: stored ones reused, the rest embedded in batches."""
-        by_hash = {_hash(t): t for t in texts}
-        found = {h: np.frombuffer(blob, dtype=np.float32)
-                 for h, blob in self.store.vectors_by_hash(list(by_hash)).items()}
-        todo = [(h, t) for h, t in by_hash.items() if h not in found]
-        report.embedded = len(todo)
-        for start in range(0, len(todo), EMBED_BATCH):
-            batch = todo[start : start + EMBED_BATCH]
-            matrix = self.embedder.encode_documents([t for _, t in batch])
-            found.update(zip([h for h, _ in batch], matrix, strict=True))
-            if progress:
-                progress(min(start + EMBED_BATCH, len(todo)), len(todo), "embed")
-        return found
 
     def _after_write(self, index: DerivedIndex, before: int, key: str, removed: list[int],
                      ids: list[int], vectors: list[np.ndarray]) -> None:

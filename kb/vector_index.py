@@ -2,7 +2,8 @@
 
 The file on disk carries the SQLite state version it reflects, and is written
 atomically (temp file, fsync, rename). A missing or stale file is rebuilt from
-SQLite by the caller, so the index can never lose data.
+SQLite by the caller, so the index can never lose data. Exact search below a
+measured size, approximate (IVF) above it: kb/approximate_index.py.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from kb import approximate_index as approx
+
 _MAGIC = b"KBFAISS1"
 _HEADER = struct.Struct("<8sqq")  # magic, state version, dim
 
@@ -23,7 +26,7 @@ faiss.omp_set_num_threads(1)
 
 
 class VectorIndex:
-    """Exact inner-product search over unit vectors, keyed by chunk id."""
+    """Inner-product search over unit vectors, keyed by chunk id: exact, or IVF when given."""
 
     def __init__(self, dim: int, index: faiss.Index | None = None) -> None:
         self.dim = dim
@@ -31,6 +34,11 @@ class VectorIndex:
 
     def __len__(self) -> int:
         return int(self.index.ntotal)
+
+    @property
+    def kind(self) -> str:
+        """'ivf' (approximate) or 'flat' (exact)."""
+        return "ivf" if isinstance(self.index, faiss.IndexIVF) else "flat"
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
@@ -48,7 +56,9 @@ class VectorIndex:
         if len(self) == 0 or k <= 0 or (allowed is not None and len(allowed) == 0):
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
         params = None
-        if allowed is not None:
+        if self.kind == "ivf":
+            params = approx.ivf_params(self.index, allowed)
+        elif allowed is not None:
             params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(
                 np.asarray(allowed, dtype=np.int64)))
         k = min(k, len(self))
@@ -84,6 +94,7 @@ class VectorIndex:
             if magic != _MAGIC:
                 return None
             index = faiss.deserialize_index(np.frombuffer(raw, np.uint8, offset=_HEADER.size))
+            del raw  # at 1M vectors the file is 2 GB: do not hold it twice
         except (OSError, struct.error, RuntimeError):
             return None
         return cls(dim, index), version
@@ -116,22 +127,44 @@ class DerivedIndex:
         self.version = -1
 
     def sync(self, expected: int) -> None:
-        """Load the file if it reflects `expected`, else rebuild from SQLite and save it."""
+        """Load the file if it reflects `expected` and suits the size, else rebuild and save."""
         if self.version == expected:
             return
         loaded = VectorIndex.load(self.path)
-        if loaded is not None and loaded[1] == expected and loaded[0].dim == self.dim:
+        if loaded is not None and loaded[1] == expected and loaded[0].dim == self.dim \
+                and self._suits(loaded[0]):
             self.index = loaded[0]
         else:
-            self.index = VectorIndex(self.dim)
-            for ids, vectors in self.iter_vectors():
-                self.index.add(ids, vectors)
+            self.rebuild()
             self.index.save(self.path, expected)
         self.version = expected
 
+    def _suits(self, index: VectorIndex) -> bool:
+        """Exact vs approximate as the size asks, and IVF lists not outgrown."""
+        if approx.wanted_kind(len(index), index.kind) != index.kind:
+            return False
+        return index.kind == "flat" or not approx.needs_retraining(index.index)
+
+    def rebuild(self) -> None:
+        """Build from SQLite in bounded batches: a first pass counts and samples the vectors
+        (to choose exact vs IVF and train IVF), a second adds them."""
+        sample = approx.Reservoir()
+        for _, vectors in self.iter_vectors():
+            sample.add(vectors)
+        kind = approx.wanted_kind(sample.seen, self.index.kind)
+        if kind == "ivf" and sample.rows is not None:
+            self.index = VectorIndex(self.dim, approx.train_ivf(self.dim, sample.seen, sample.rows))
+        else:
+            self.index = VectorIndex(self.dim)
+        del sample
+        with approx.all_cores():
+            for ids, vectors in self.iter_vectors():
+                self.index.add(ids, vectors)
+
     def apply(self, before: int, after: int, removed: list[int], ids: list[int],
               vectors: list[np.ndarray]) -> None:
-        """Apply one committed write; rebuild instead if another writer got in between."""
+        """Apply one committed write; rebuild instead if another writer got in between, or if
+        the base crossed the exact/approximate threshold."""
         if self.version != before:
             self.version = -1
             self.sync(after)
@@ -139,5 +172,7 @@ class DerivedIndex:
         self.index.remove(removed)
         if ids:
             self.index.add(np.asarray(ids, np.int64), np.vstack(vectors))
+        if not self._suits(self.index):
+            self.rebuild()
         self.index.save(self.path, after)
         self.version = after

@@ -1,0 +1,186 @@
+"""Case ingest in bounded batches, with embedding overlapped with tokenising and SQLite writes.
+
+A manager may ingest years of ledgers at once. The whole ingest is still one SQLite
+transaction (it lands whole or not at all), but cases flow through it a batch at a time,
+so memory holds a batch or two, not the backlog. While a worker thread embeds batch i
+(numpy/torch release the GIL), the caller's thread tokenises and writes batch i-1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from itertools import islice
+
+import numpy as np
+
+from ingest.chunking import chunk_text
+from ingest.records import Case
+from kb import analyser
+from kb.embeddings import Embedder
+from kb.store import Store
+
+EMBED_BATCH = 256
+CASE_BATCH = 1024
+# Above this many new vectors the FAISS index is rebuilt from SQLite after the commit
+# (streaming, bounded) instead of keeping every vector in memory to add them at the end.
+KEEP_VECTORS = 50_000
+
+Progress = Callable[[int, int, str], None]
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def case_chunks(case: Case) -> list[tuple[str, str]]:
+    """(part, text) pieces of a case: complaint chunks are embedded, resolution is lexical only."""
+    out = [("complaint", t) for t in chunk_text(case.complaint_text())]
+    out += [("resolution", t) for t in chunk_text(case.resolution_text())]
+    return out
+
+
+@dataclass
+class CaseWrites:
+    """What one ingest wrote: counts for the report, and the changes the FAISS index needs."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    embedded: int = 0
+    removed: list[int] = field(default_factory=list)
+    added_ids: list[int] = field(default_factory=list)
+    added_vectors: list[np.ndarray] = field(default_factory=list)
+    rebuild_index: bool = False  # too many vectors were added to keep: rebuild from SQLite
+
+    @property
+    def changed(self) -> int:
+        return self.new + self.updated
+
+
+@dataclass
+class _Batch:
+    cases: list[Case]
+    pieces: dict[str, list[tuple[str, str]]]
+    vectors: dict[str, np.ndarray]
+    pending: Future[dict[str, np.ndarray]] | None
+
+
+def _batches(cases: Iterable[Case], size: int) -> Iterator[list[Case]]:
+    it = iter(cases)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+def _embed(embedder: Embedder, todo: list[tuple[str, str]]) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    for start in range(0, len(todo), EMBED_BATCH):
+        part = todo[start : start + EMBED_BATCH]
+        out.update(zip([h for h, _ in part], embedder.encode_documents([t for _, t in part]),
+                       strict=True))
+    return out
+
+
+def write_cases(store: Store, embedder: Embedder, cases: Iterable[Case], now: str,
+                progress: Progress | None = None, batch_size: int | None = None) -> CaseWrites:
+    """Upsert cases batch by batch; call inside `store.transaction()`.
+
+    Only text that changed is embedded again (stored vectors are reused by text hash).
+    """
+    total = len(cases) if hasattr(cases, "__len__") else 0
+    writes = CaseWrites()
+    done = 0
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed") as pool:
+        previous: _Batch | None = None
+        for chunk in _batches(cases, batch_size or CASE_BATCH):
+            batch = _prepare(store, embedder, chunk, writes, pool)
+            if previous is not None:
+                done += _write(store, previous, now, writes)
+                if progress:
+                    progress(done, total or done, "store")
+            previous = batch
+        if previous is not None:
+            done += _write(store, previous, now, writes)
+            if progress:
+                progress(done, total or done, "store")
+    gone = set(writes.removed)  # a case written twice in one ingest: its first chunks went
+    if gone.intersection(writes.added_ids):
+        kept = [(i, v) for i, v in zip(writes.added_ids, writes.added_vectors, strict=True)
+                if i not in gone]
+        writes.added_ids = [i for i, _ in kept]
+        writes.added_vectors = [v for _, v in kept]
+    return writes
+
+
+def _prepare(store: Store, embedder: Embedder, cases: list[Case], writes: CaseWrites,
+             pool: ThreadPoolExecutor) -> _Batch:
+    """Find what changed, chunk it, and start embedding the new texts in the worker."""
+    cases = list({c.id: c for c in cases}.values())  # a repeated id: the last row wins
+    stored = store.fingerprints([c.id for c in cases])
+    changed = [c for c in cases if stored.get(c.id) != c.fingerprint()]
+    writes.unchanged += len(cases) - len(changed)
+    retired = store.retired([c.id for c in changed if c.id in stored])  # stored, not indexed
+    pieces = {c.id: [] if c.id in retired else case_chunks(c) for c in changed}
+    by_hash = {text_hash(t): t for parts in pieces.values() for part, t in parts
+               if part == "complaint"}
+    found = {h: np.frombuffer(blob, dtype=np.float32)
+             for h, blob in store.vectors_by_hash(list(by_hash)).items()}
+    todo = [(h, t) for h, t in by_hash.items() if h not in found]
+    writes.embedded += len(todo)
+    pending = pool.submit(_embed, embedder, todo) if todo else None
+    return _Batch(changed, pieces, found, pending)
+
+
+def _write(store: Store, batch: _Batch, now: str, writes: CaseWrites) -> int:
+    """Tokenise and write one batch (its embedding may still be running meanwhile)."""
+    fts = {case.id: [analyser.fts_document(t) for _, t in batch.pieces[case.id]]
+           for case in batch.cases}
+    if batch.pending is not None:
+        batch.vectors.update(batch.pending.result())
+    # Looked up again: the previous batch, written since `_prepare`, may have held the same id.
+    known = set(store.fingerprints([c.id for c in batch.cases]))
+    writes.removed += store.delete_chunks_of([c.id for c in batch.cases if c.id in known])
+    for case in batch.cases:
+        if case.id in known:
+            writes.updated += 1
+        else:
+            writes.new += 1
+        store.upsert_case(case, now)
+        for order, ((part, text), tokens) in enumerate(
+                zip(batch.pieces[case.id], fts[case.id], strict=True)):
+            digest = text_hash(text)
+            vector = batch.vectors[digest] if part == "complaint" else None
+            chunk_id = store.insert_chunk(case.id, part, order, text, digest, vector, tokens)
+            if vector is not None and not writes.rebuild_index:
+                writes.added_ids.append(chunk_id)
+                writes.added_vectors.append(vector)
+    if len(writes.added_ids) > KEEP_VECTORS:
+        writes.rebuild_index = True
+        writes.added_ids, writes.added_vectors = [], []
+    return len(batch.cases)
+
+
+def index_cases(store: Store, embedder: Embedder,
+                cases: list[Case]) -> tuple[list[int], list[np.ndarray]]:
+    """Inside a transaction: chunk, embed and store the chunks of stored cases that have none
+    (restored ones); return the new chunk ids and vectors for FAISS."""
+    pieces = {c.id: case_chunks(c) for c in cases}
+    by_hash = {text_hash(t): t for parts in pieces.values() for part, t in parts
+               if part == "complaint"}
+    vectors = {h: np.frombuffer(blob, dtype=np.float32)
+               for h, blob in store.vectors_by_hash(list(by_hash)).items()}
+    vectors.update(_embed(embedder, [(h, t) for h, t in by_hash.items() if h not in vectors]))
+    ids: list[int] = []
+    added: list[np.ndarray] = []
+    for case_id, parts in pieces.items():
+        for order, (part, text) in enumerate(parts):
+            digest = text_hash(text)
+            vector = vectors[digest] if part == "complaint" else None
+            chunk_id = store.insert_chunk(case_id, part, order, text, digest, vector,
+                                          analyser.fts_document(text))
+            if vector is not None:
+                ids.append(chunk_id)
+                added.append(vector)
+    return ids, added
