@@ -19,8 +19,10 @@ import numpy as np
 from ingest.chunking import chunk_text
 from ingest.documents import read_document
 from ingest.ledger import LedgerRead, read_ledger, write_rejects
+from ingest.limits import Limits
+from ingest.masking import MaskPolicy, mask_case
 from ingest.records import Case
-from kb import analyser, feedback
+from kb import analyser, audit, feedback
 from kb.calibration import Calibration, calibrate
 from kb.document_store import DocumentInfo, DocumentStore
 from kb.embeddings import DEFAULT_MODEL, Embedder, load_embedder
@@ -80,6 +82,7 @@ class IngestReport:
     rejected: int = 0
     embedded: int = 0  # chunk texts that had to be embedded (others reused stored vectors)
     rejects_file: str | None = None
+    masked: dict[str, int] = field(default_factory=dict)  # kind -> count (ingest/masking.py)
     ledger: LedgerRead | None = field(default=None, repr=False)
 
 
@@ -227,23 +230,38 @@ class KnowledgeBase:
     # ---- writing ----
     @_locked
     def ingest_ledger(self, path: str | os.PathLike[str], overrides: dict[str, str] | None = None,
-                      skip_invalid: bool = False, progress: Progress | None = None) -> IngestReport:
-        """Read, validate and store a ledger: all rows or nothing, unless `skip_invalid`."""
-        read = read_ledger(path, overrides)
+                      skip_invalid: bool = False, progress: Progress | None = None,
+                      masking: MaskPolicy | None = None,
+                      limits: Limits | None = None) -> IngestReport:
+        """Read, validate and store a ledger: all rows or nothing, unless `skip_invalid`.
+
+        Personal data is masked unless `masking` says otherwise (ingest/masking.py).
+        """
+        read = read_ledger(path, overrides, limits)
         if not skip_invalid:
             read.raise_for_errors()
-        report = self.ingest_cases(read.cases, progress=progress)
+        rejected = len({e.location for e in read.errors})
+        report = self._ingest_cases(read.cases, progress, (masking or MaskPolicy()).for_mapping(
+            read.mapping), "ingest_ledger", read.path, rejected)
         report.source, report.ledger = read.path, read
-        report.rejected = len({e.location for e in read.errors})
+        report.rejected = rejected
         if read.errors:
             report.rejects_file = str(write_rejects(read))
         return report
 
     @_locked
-    def ingest_cases(self, cases: Iterable[Case], progress: Progress | None = None) -> IngestReport:
-        """Upsert cases in one transaction; only text that changed is embedded again."""
-        cases = list(cases)
+    def ingest_cases(self, cases: Iterable[Case], progress: Progress | None = None,
+                     masking: MaskPolicy | None = None) -> IngestReport:
+        """Upsert cases in one transaction; only text that changed is embedded again.
+
+        Personal data is masked first unless `masking` says otherwise.
+        """
+        return self._ingest_cases(cases, progress, masking or MaskPolicy(), "ingest_cases", "")
+
+    def _ingest_cases(self, cases: Iterable[Case], progress: Progress | None, masking: MaskPolicy,
+                      action: str, target: str, rejected: int = 0) -> IngestReport:
         report = IngestReport()
+        cases = self._prepared(cases, masking, report)
         known = self.store.fingerprints([c.id for c in cases])
         changed: list[Case] = []
         for case in cases:
@@ -276,10 +294,27 @@ class KnowledgeBase:
                         added_vectors.append(vector)
                 if progress and (n % 200 == 0 or n == len(changed)):
                     progress(n, len(changed), "store")
+            audit.record(self.store.db, action, target or ", ".join(c.id for c in changed),
+                         {"new": report.new, "updated": report.updated,
+                          "unchanged": report.unchanged, "rejected": rejected,
+                          **{f"masked_{k}": n for k, n in report.masked.items()}})
         self._after_write(self.cases_index, before, CASES_KEY, removed, added_ids, added_vectors)
         if changed:
             self._maybe_calibrate(progress)
         return report
+
+    @staticmethod
+    def _prepared(cases: Iterable[Case], masking: MaskPolicy, report: IngestReport) -> list[Case]:
+        """Cases within the field limit, masked; the masked form is what is stored and embedded."""
+        limits = Limits.from_env()
+        out: list[Case] = []
+        for case in cases:
+            limits.check_case(case)
+            masked, counts = mask_case(case, masking)
+            for kind, n in counts.items():
+                report.masked[kind] = report.masked.get(kind, 0) + n
+            out.append(masked)
+        return out
 
     def _maybe_calibrate(self, progress: Progress | None) -> None:
         """Re-tune the fusion weight when the base has grown or shrunk by a tenth or more."""
@@ -298,8 +333,10 @@ class KnowledgeBase:
         record = {"cases_total": self.store.counts()["cases"], "at": _now(),
                   **(json.loads(result.to_json()) if result else {"dense_prior": None})}
         prior = result.dense_prior if result else DEFAULT_DENSE_PRIOR
-        self.store.write_manifest(fusion_dense_prior=prior,
-                                  fusion_calibration=json.dumps(record, ensure_ascii=False))
+        self.store.write_manifest(
+            lambda db: audit.record(db, "calibrate", "", {"queries": result.queries if result else 0},
+                                    f"dense prior {prior}"),
+            fusion_dense_prior=prior, fusion_calibration=json.dumps(record, ensure_ascii=False))
         return result
 
     def dense_prior(self) -> float:
@@ -336,6 +373,8 @@ class KnowledgeBase:
         with self.store.transaction():
             self.store.mark_index_changed(CASES_KEY)
             deleted, removed = self.store.delete_cases(ids)
+            audit.record(self.store.db, "delete_cases", ", ".join(ids),
+                         {"requested": len(ids), "deleted": deleted})
         self._after_write(self.cases_index, before, CASES_KEY, removed, [], [])
         return deleted
 
@@ -375,6 +414,8 @@ class KnowledgeBase:
                             analyser.fts_document(text)))
             self.store.set_manifest(model=embedder.name, dim=embedder.dim,
                                     analyser=analyser.ANALYSER_NAME)
+            audit.record(db, "reindex", embedder.name, {"chunks": len(rows),
+                                                        "passages": len(passages)})
         self.embedder = embedder
         self.cases_index = DerivedIndex(self.layout.vectors, embedder.dim, self.store.iter_vectors)
         self.doc_index = DerivedIndex(self.layout.doc_vectors, embedder.dim,
@@ -390,6 +431,9 @@ class KnowledgeBase:
                         ocr: bool | None = None) -> DocumentReport:
         """Add or replace a manual by file name; an identical file is skipped (and said so)."""
         source = Path(path) if path is not None else Path(name or "document")
+        if data is not None or source.is_file():
+            Limits.from_env().check_size(name or source.name,
+                                         len(data) if data is not None else source.stat().st_size)
         doc = read_document(source, data=data, name=name, ocr=ocr)
         content = data if data is not None else source.read_bytes()
         report = DocumentReport(doc.name, "unchanged", doc.title, doc.pages, len(doc.passages),
@@ -429,6 +473,8 @@ class KnowledgeBase:
                     analyser.fts_document(" ".join(passage.heading_path)),
                     analyser.fts_document(passage.text)))
                 vectors.append(vector)
+            audit.record(self.store.db, "ingest_document", doc.name,
+                         {"passages": len(doc.passages), "pages": doc.pages or 0}, report.status)
         self._after_write(self.doc_index, before, DOCS_KEY, removed, ids, vectors)
         return report
 
@@ -439,6 +485,7 @@ class KnowledgeBase:
         with self.store.transaction():
             self.store.mark_index_changed(DOCS_KEY)
             existed, removed = self.docs.delete(name)
+            audit.record(self.store.db, "delete_document", name, {"deleted": int(existed)})
         self._after_write(self.doc_index, before, DOCS_KEY, removed, [], [])
         return existed
 
@@ -538,6 +585,11 @@ class KnowledgeBase:
     def feedback_judgments(self) -> tuple[list[tuple[str, str]], dict[str, dict[str, float]]]:
         """Stored feedback as evaluation queries and qrels (`kb eval --from-feedback`)."""
         return feedback.judgments(self.store.db)
+
+    @_locked
+    def audit_events(self, limit: int = 100, action: str | None = None) -> list[audit.AuditEvent]:
+        """Recorded writes, newest first (`kb audit`, the admin page)."""
+        return audit.events(self.store.db, limit, action)
 
     @_locked
     def get_case(self, case_id: str) -> Case | None:
