@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from kb.sample import ensure_sample
-from ui import clusters, manuals, search
+from ui import admin, clusters, manuals, search
 from ui.i18n import COMMON, LANGUAGES, tr
 from ui.state import knowledge_base
 
@@ -36,5 +36,7 @@ pages = [
             icon=":material/hub:", url_path="clusters"),
     st.Page(lambda: manuals.render(kb), title=tr(manuals.TEXT, "nav"),
             icon=":material/menu_book:", url_path="manuals"),
+    st.Page(lambda: admin.render(kb), title=tr(admin.TEXT, "nav"),
+            icon=":material/admin_panel_settings:", url_path="admin"),
 ]
 st.navigation(pages).run()

@@ -20,7 +20,7 @@ from ingest.chunking import chunk_text
 from ingest.documents import read_document
 from ingest.ledger import LedgerRead, read_ledger, write_rejects
 from ingest.limits import Limits
-from ingest.masking import MaskPolicy, mask_case
+from ingest.masking import MaskPolicy, mask_case, mask_text
 from ingest.records import Case
 from kb import analyser, audit, feedback
 from kb.calibration import Calibration, calibrate
@@ -577,7 +577,9 @@ class KnowledgeBase:
     @_locked
     def record_feedback(self, query: str, case_id: str, helpful: bool, rank: int | None = None,
                         mode: str = "hybrid") -> None:
-        """Store a staff judgment of one result (helpful / not helpful) with its query."""
+        """Store a staff judgment of one result (helpful / not helpful) with its query
+        (masked: staff may have typed the customer's phone number)."""
+        query = mask_text(query)[0]
         vector = self.embedder.encode_queries([query])[0]
         feedback.record(self.store.db, query, vector, case_id, helpful, rank, mode)
 

@@ -83,11 +83,13 @@ def oidc_configured() -> bool:
 
 
 def _is_local() -> bool:
-    """A browser on this computer (Streamlit reports no IP address for localhost)."""
+    """A browser on this computer: Streamlit reports no IP address for localhost, and an
+    in-process AppTest has no client address at all (not a string)."""
     try:
-        return st.context.ip_address is None
+        ip = st.context.ip_address
     except Exception:
         return False
+    return not isinstance(ip, str)
 
 
 def _oidc_manager() -> str | None:
