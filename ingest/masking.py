@@ -156,8 +156,9 @@ def mask_case(case: Case, policy: MaskPolicy) -> tuple[Case, Counter[str]]:
         if not value:
             continue
         if name in policy.name_fields:
-            changes[name] = TOKENS["name"]
-            counts["name"] += value != TOKENS["name"]
+            if value != TOKENS["name"]:
+                changes[name] = TOKENS["name"]
+                counts["name"] += 1
             continue
         masked, found = mask_text(value)
         if found:
@@ -167,7 +168,8 @@ def mask_case(case: Case, policy: MaskPolicy) -> tuple[Case, Counter[str]]:
     for column, value in case.metadata.items():
         if value and policy.is_name_column(column):
             metadata[column] = TOKENS["name"]
-            counts["name"] += value != TOKENS["name"]
+            if value != TOKENS["name"]:
+                counts["name"] += 1
         else:
             metadata[column], found = mask_text(value)
             counts.update(found)
