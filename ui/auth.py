@@ -20,7 +20,7 @@ import time
 import streamlit as st
 
 from kb.audit import acting_as, default_actor
-from kb.passwords import hash_password, verify_password
+from kb.passwords import PasswordFormatError, check_format, hash_password, verify_password
 from ui.i18n import tr
 
 __all__ = ["acting_as", "current_manager", "require_manager", "sign_out_button"]
@@ -138,7 +138,12 @@ def require_manager(key: str = "auth") -> str | None:
             elif st.button(tr(TEXT, "sign_in_oidc"), key=f"{key}_oidc"):
                 provider = _secret("manager_oidc_provider")
                 st.login(str(provider)) if provider else st.login()
-        if password_hash() is not None:
+        if (stored := password_hash()) is not None:
+            try:
+                check_format(stored)
+            except PasswordFormatError as exc:
+                st.error(str(exc))
+                return None
             _password_form(key)
     return None
 
