@@ -242,7 +242,7 @@ class KnowledgeBase:
             read.raise_for_errors()
         rejected = len({e.location for e in read.errors})
         report = self._ingest_cases(read.cases, progress, (masking or MaskPolicy()).for_mapping(
-            read.mapping), "ingest_ledger", read.path, rejected)
+            read.mapping), "ingest_ledger", read.path, rejected, limits)
         report.source, report.ledger = read.path, read
         report.rejected = rejected
         if read.errors:
@@ -259,9 +259,10 @@ class KnowledgeBase:
         return self._ingest_cases(cases, progress, masking or MaskPolicy(), "ingest_cases", "")
 
     def _ingest_cases(self, cases: Iterable[Case], progress: Progress | None, masking: MaskPolicy,
-                      action: str, target: str, rejected: int = 0) -> IngestReport:
+                      action: str, target: str, rejected: int = 0,
+                      limits: Limits | None = None) -> IngestReport:
         report = IngestReport()
-        cases = self._prepared(cases, masking, report)
+        cases = self._prepared(cases, masking, report, limits or Limits.from_env())
         known = self.store.fingerprints([c.id for c in cases])
         changed: list[Case] = []
         for case in cases:
@@ -304,9 +305,9 @@ class KnowledgeBase:
         return report
 
     @staticmethod
-    def _prepared(cases: Iterable[Case], masking: MaskPolicy, report: IngestReport) -> list[Case]:
+    def _prepared(cases: Iterable[Case], masking: MaskPolicy, report: IngestReport,
+                  limits: Limits) -> list[Case]:
         """Cases within the field limit, masked; the masked form is what is stored and embedded."""
-        limits = Limits.from_env()
         out: list[Case] = []
         for case in cases:
             limits.check_case(case)

@@ -114,3 +114,26 @@ def test_a_malformed_hash_is_named_not_accepted(base: Path,
     at = AppTest.from_function(_manuals_page, default_timeout=60).run()
     assert any("kb hash-password" in e.value for e in at.error)
     assert not at.get("file_uploader")
+
+
+def test_oidc_configured_offers_organisation_sign_in_instead_of_open_access(base: Path) -> None:
+    at = AppTest.from_function(_manuals_page, default_timeout=60)
+    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback",
+                          "cookie_secret": "x" * 32, "client_id": "kb", "client_secret": "s",
+                          "server_metadata_url": "https://idp.example/.well-known/openid-configuration"}
+    at.run()
+    assert not at.exception
+    assert not at.warning and not at.get("file_uploader")
+    assert at.button(key="manuals_auth_oidc").label == "組織のアカウントでサインイン"
+
+
+def test_admin_reindex_needs_confirmation_and_is_logged(protected: Path) -> None:
+    at = AppTest.from_function(_admin_page, default_timeout=120).run()
+    _sign_in(at, "admin_auth", "管理者B", PASSWORD)
+    assert at.button(key="admin_reindex").disabled
+    at.checkbox(key="admin_reindex_confirm").check().run()
+    at.button(key="admin_reindex").click().run()
+    assert not at.exception
+    assert any("再インデックスが完了しました" in s.value for s in at.success)
+    with KnowledgeBase.open(protected) as kb:
+        assert ("管理者B", "reindex") in [(e.actor, e.action) for e in kb.audit_events(5)]

@@ -82,3 +82,14 @@ def test_bad_limit_settings_are_named() -> None:
         with pytest.raises(ValueError, match="KB_MAX_ROWS='many' is not a number"):
             Limits.from_env()
     assert HEADERS[3] == "クレーム内容"  # the column the long-field test fills
+
+
+def test_a_looser_limit_on_the_command_line_beats_the_default(tmp_path: Path) -> None:
+    rows = [list(r) for r in ROWS]
+    rows[0][3] = "届かない。" * 4100  # 20,500 characters: over the default of 20,000
+    ledger = write_ledger(tmp_path / "long.csv", rows)
+    code, out = run("--index", str(tmp_path / "kb"), "ingest", str(ledger))
+    assert code == 1 and "20,500 characters, over the limit of 20,000" in out
+    code, out = run("--index", str(tmp_path / "kb"), "ingest", str(ledger),
+                    "--max-field-chars", "30000")
+    assert code == 0 and f"{len(ROWS)} new" in out

@@ -92,10 +92,18 @@ def _is_local() -> bool:
     return not isinstance(ip, str)
 
 
+def _oidc_logged_in() -> bool:
+    """st.user.is_logged_in, read so that a missing key (no identity cookie yet) means no."""
+    try:
+        return bool(st.user.get("is_logged_in", False))
+    except Exception:
+        return False
+
+
 def _oidc_manager() -> str | None:
     """The OIDC-signed-in user, if allowed: any user, or those in secrets `manager_emails`."""
     user = st.user
-    if not user.is_logged_in:
+    if not _oidc_logged_in():
         return None
     email = str(user.get("email") or "")
     allowed = _secret("manager_emails")
@@ -133,7 +141,7 @@ def require_manager(key: str = "auth") -> str | None:
         st.markdown(f"**{tr(TEXT, 'heading')}**")
         st.caption(tr(TEXT, "why"))
         if oidc_configured():
-            if st.user.is_logged_in:
+            if _oidc_logged_in():
                 st.error(tr(TEXT, "not_manager", user=st.user.get("email") or st.user.get("name")))
             elif st.button(tr(TEXT, "sign_in_oidc"), key=f"{key}_oidc"):
                 provider = _secret("manager_oidc_provider")
