@@ -112,6 +112,7 @@ def _luhn_ok(candidate: str) -> bool:
     return total % 10 == 0
 
 
+_MAYBE = re.compile(r"[0-9０-９@＠]")
 _RULES: tuple[tuple[str, re.Pattern[str], object], ...] = (
     ("email", _EMAIL, None),
     ("phone", _PHONE, _phone_digits_ok),
@@ -123,10 +124,10 @@ _RULES: tuple[tuple[str, re.Pattern[str], object], ...] = (
 def mask_text(text: str) -> tuple[str, Counter[str]]:
     """`text` with personal data replaced by tokens, and how many of each kind."""
     counts: Counter[str] = Counter()
-    if not text:
+    if not text or not _MAYBE.search(text):  # most cells: no digit, no @
         return text, counts
+    folded = _fold(text)
     for kind, pattern, check in _RULES:
-        folded = _fold(text)
         spans = [m.span() for m in pattern.finditer(folded)
                  if check is None or check(m.group())]  # type: ignore[operator]
         if not spans:
@@ -138,6 +139,7 @@ def mask_text(text: str) -> tuple[str, Counter[str]]:
             pieces += [text[last:start], TOKENS[kind]]
             last = end
         text = "".join(pieces) + text[last:]
+        folded = _fold(text)
     return text, counts
 
 
