@@ -45,7 +45,7 @@ HEADER = st.one_of(st.sampled_from([a for aliases in FIELD_ALIASES.values() for 
 
 @FAST
 @given(data=st.binary(max_size=2000),
-       suffix=st.sampled_from([".csv", ".tsv", ".txt", ".json", ".jsonl"]))
+       suffix=st.sampled_from([".csv", ".tsv", ".txt", ".json", ".jsonl", ".xlsx"]))
 def test_read_ledger_on_random_bytes_raises_only_ingest_errors(tmp_path: Path, data: bytes,
                                                                suffix: str) -> None:
     path = tmp_path / f"random{suffix}"
@@ -81,6 +81,33 @@ def test_read_ledger_on_random_csv_text(tmp_path: Path, headers: list[str],
         assert case.content and case.content == case.content.strip()
     for error in read.errors:
         assert error.location.startswith("line ") and str(error).startswith(str(path))
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(HEADER, inner, max_size=4),
+    max_leaves=12)
+
+
+@FAST
+@given(records=st.one_of(JSON, st.lists(st.dictionaries(HEADER, JSON, max_size=5), max_size=5)),
+       lines=st.booleans())
+def test_read_ledger_on_random_json_raises_only_ingest_errors(tmp_path: Path, records: object,
+                                                              lines: bool) -> None:
+    import json
+
+    if lines and isinstance(records, list):
+        path = tmp_path / "random.jsonl"
+        path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records),
+                        encoding="utf-8")
+    else:
+        path = tmp_path / "random.json"
+        path.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    try:
+        read = read_ledger(path)
+    except IngestError:
+        return
+    assert all(case.content for case in read.cases)
 
 
 @FAST
