@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from kb.sample import ensure_sample
-from ui import case, clusters, ledgers, manuals, nav, record, search
+from ui import admin, case, clusters, ledgers, manuals, nav, record, search
 from ui.i18n import COMMON, LANGUAGES, tr
 from ui.state import knowledge_base
 
@@ -40,6 +40,8 @@ pages = {
                        icon=":material/menu_book:", url_path="manuals"),
     "ledgers": st.Page(lambda: ledgers.render(kb), title=tr(ledgers.TEXT, "nav"),
                        icon=":material/table_view:", url_path="ledgers"),
+    "admin": st.Page(lambda: admin.render(kb), title=tr(admin.TEXT, "nav"),
+                     icon=":material/admin_panel_settings:", url_path="admin"),
     "case": st.Page(lambda: case.render(kb), title=tr(case.TEXT, "nav"),
                     icon=":material/description:", url_path="case", visibility="hidden"),
 }

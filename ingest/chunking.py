@@ -29,8 +29,12 @@ def chunk_text(text: str, max_chars: int = DEFAULT_MAX_CHARS) -> list[str]:
             if current:
                 chunks.append(current)
                 current = ""
-            chunks.append(sentence[:max_chars])
-            sentence = sentence[max_chars:]
+            # Cut pieces are stripped: a cut at a space must not leave a blank or padded chunk.
+            if piece := sentence[:max_chars].strip():
+                chunks.append(piece)
+            sentence = sentence[max_chars:].lstrip()
+        if not sentence:
+            continue
         joiner = "" if _is_cjk_end(current) else " "
         if current and len(current) + len(joiner) + len(sentence) > max_chars:
             chunks.append(current)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ingest.errors import IngestError, LedgerError, RowError
 from ingest.fields import map_headers, unknown_fields
+from ingest.limits import Limits
 from ingest.records import Case, content_id
 from ingest.tables import Row, read_table
 from ingest.values import clean_text, parse_date, parse_flag
@@ -36,13 +37,18 @@ class LedgerRead:
 
 
 def read_ledger(path: str | Path, overrides: dict[str, str] | None = None,
-                encoding: str | None = None) -> LedgerRead:
+                encoding: str | None = None, limits: Limits | None = None) -> LedgerRead:
     """Read and validate a ledger; row problems are collected, file problems raise IngestError.
 
     `overrides` {field: column} beat the header aliases; a field mapped to '' is left unmapped.
+    Over-limit files (size, rows) raise LimitError; an over-long cell rejects its row.
     """
     path = Path(path)
+    limits = limits or Limits.from_env()
+    if path.is_file():
+        limits.check_size(str(path), path.stat().st_size)
     table = read_table(path, encoding)
+    limits.check_rows(str(path), len(table.rows))
     overrides = dict(overrides or {})
     if bad := unknown_fields(list(overrides)):
         raise IngestError(str(path), f"--map names unknown field(s) {', '.join(bad)}; "
@@ -70,6 +76,8 @@ def read_ledger(path: str | Path, overrides: dict[str, str] | None = None,
     first_seen: dict[str, str] = {}
     for row in table.rows:
         case, errors = _build_case(row, mapping, result.metadata_columns, str(path))
+        errors += _too_long(row, limits, str(path))
+        case = None if errors else case
         if case is not None and case.id in first_seen:
             errors.append(RowError(str(path), row.location, mapping.get("id", "id"),
                                    f"duplicate id '{case.id}' (first at {first_seen[case.id]})",
@@ -81,6 +89,15 @@ def read_ledger(path: str | Path, overrides: dict[str, str] | None = None,
         first_seen[case.id] = row.location
         result.cases.append(case)
     return result
+
+
+def _too_long(row: Row, limits: Limits, path: str) -> list[RowError]:
+    """One error per cell over the field-length limit."""
+    if row.error:
+        return []
+    return [RowError(path, row.location, column, problem, _raw(row))
+            for column, value in row.values.items()
+            if (problem := limits.field_problem(clean_text(value)))]
 
 
 def _known() -> list[str]:

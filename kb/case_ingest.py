@@ -54,10 +54,16 @@ class CaseWrites:
     added_ids: list[int] = field(default_factory=list)
     added_vectors: list[np.ndarray] = field(default_factory=list)
     rebuild_index: bool = False  # too many vectors were added to keep: rebuild from SQLite
+    changed_ids: list[str] = field(default_factory=list)  # the first few, for the audit log
 
     @property
     def changed(self) -> int:
         return self.new + self.updated
+
+    def changed_names(self) -> str:
+        """The changed cases' ids for a log line: all of a few, or the first ones and a count."""
+        more = self.changed - len(self.changed_ids)
+        return ", ".join(self.changed_ids) + (f" … (+{more})" if more > 0 else "")
 
 
 @dataclass
@@ -84,12 +90,14 @@ def _embed(embedder: Embedder, todo: list[tuple[str, str]]) -> dict[str, np.ndar
 
 
 def write_cases(store: Store, embedder: Embedder, cases: Iterable[Case], now: str,
-                progress: Progress | None = None, batch_size: int | None = None) -> CaseWrites:
+                progress: Progress | None = None, batch_size: int | None = None,
+                total: int = 0) -> CaseWrites:
     """Upsert cases batch by batch; call inside `store.transaction()`.
 
     Only text that changed is embedded again (stored vectors are reused by text hash).
+    `total` (for progress) is taken from `cases` when it has a length.
     """
-    total = len(cases) if hasattr(cases, "__len__") else 0
+    total = len(cases) if hasattr(cases, "__len__") else total
     writes = CaseWrites()
     done = 0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed") as pool:
@@ -148,6 +156,8 @@ def _write(store: Store, batch: _Batch, now: str, writes: CaseWrites) -> int:
         else:
             writes.new += 1
         store.upsert_case(case, now)
+        if len(writes.changed_ids) < 20:
+            writes.changed_ids.append(case.id)
         for order, ((part, text), tokens) in enumerate(
                 zip(batch.pieces[case.id], fts[case.id], strict=True)):
             digest = text_hash(text)

@@ -12,7 +12,10 @@ import click
 from ingest.documents import DOCUMENT_SUFFIXES
 from ingest.errors import IngestError
 from ingest.fields import map_headers
+from ingest.limits import Limits
+from ingest.masking import NO_MASKING, MaskPolicy, describe_counts
 from ingest.tables import LEDGER_SUFFIXES
+from kb import audit
 from kb.embeddings import EmbedderError
 from kb.evaluate import Query, load_qrels, load_queries, mean_metrics
 from kb.filters import Filters
@@ -59,9 +62,12 @@ class Context:
 @click.option("--model", envvar="KB_EMBEDDING_MODEL", default=None,
               help="Embedding model: use-multilingual-v3 (default) or a sentence-transformers "
                    "id/path [env KB_EMBEDDING_MODEL].")
+@click.option("--actor", envvar="KB_ACTOR", default=None,
+              help="Name recorded in the audit log for writes [env KB_ACTOR; default: OS user].")
 @click.pass_context
-def main(ctx: click.Context, index: str | None, model: str | None) -> None:
+def main(ctx: click.Context, index: str | None, model: str | None, actor: str | None) -> None:
     """Complaint knowledge base (クレーム事例ナレッジベース)."""
+    audit.set_actor(actor)
     ctx.obj = Context(index, model)
 
 
@@ -107,19 +113,38 @@ def _parse_maps(maps: tuple[str, ...]) -> dict[str, str]:
               help="Map a case field to a column, e.g. --map content=本文 (repeatable).")
 @click.option("--skip-invalid", is_flag=True,
               help="Ingest the valid rows and write rejected rows to NAME.rejected.csv.")
+@click.option("--no-mask", is_flag=True,
+              help="Keep phone numbers, e-mail addresses, postal codes, card numbers and names "
+                   "(masked by default).")
+@click.option("--mask-column", "mask_columns", multiple=True, metavar="COLUMN",
+              help="Also mask this column's values whole as a name (repeatable).")
+@click.option("--max-upload-mb", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Largest file accepted [env KB_MAX_UPLOAD_MB; default 50].")
+@click.option("--max-rows", type=click.IntRange(min=1), default=None,
+              help="Most rows per ledger [env KB_MAX_ROWS; default 200000].")
+@click.option("--max-field-chars", type=click.IntRange(min=1), default=None,
+              help="Longest cell; longer rows are rejected [env KB_MAX_FIELD_CHARS; default 20000].")
 @click.pass_obj
-def ingest(obj: Context, paths: tuple[str, ...], maps: tuple[str, ...], skip_invalid: bool) -> None:
+def ingest(obj: Context, paths: tuple[str, ...], maps: tuple[str, ...], skip_invalid: bool,
+           no_mask: bool, mask_columns: tuple[str, ...], max_upload_mb: float | None,
+           max_rows: int | None, max_field_chars: int | None) -> None:
     """Ingest complaint ledgers (CSV/TSV/XLSX/JSON/JSONL), files or folders."""
     overrides = _parse_maps(maps)
+    masking = NO_MASKING if no_mask else MaskPolicy().with_columns(mask_columns)
+    try:
+        limits = Limits.from_env(max_upload_mb, max_rows, max_field_chars)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     failed = 0
     with obj.open(create=True) as kb:
         for path in _input_files(paths):
             if not _is_ledger(path):
-                failed += not _ingest_document(kb, path)
+                failed += not _ingest_document(kb, path, limits)
                 continue
             update, bar = _progress_bar(path.name)
             try:
-                report = kb.ingest_ledger(path, overrides, skip_invalid, progress=update)
+                report = kb.ingest_ledger(path, overrides, skip_invalid, progress=update,
+                                          masking=masking, limits=limits)
             except IngestError as exc:
                 failed += 1
                 click.echo(f"error: {exc}", err=True)
@@ -133,6 +158,8 @@ def ingest(obj: Context, paths: tuple[str, ...], maps: tuple[str, ...], skip_inv
                        f"{report.unchanged} unchanged, {report.rejected} rejected "
                        f"({ledger.file_format}, {ledger.encoding})")
             click.echo(f"  columns: {mapping}")
+            if masked := describe_counts(report.masked):
+                click.echo(f"  {masked}")
             if ledger.metadata_columns:
                 click.echo(f"  kept as metadata: {', '.join(ledger.metadata_columns)}")
             if report.rejects_file:
@@ -148,10 +175,11 @@ def ingest(obj: Context, paths: tuple[str, ...], maps: tuple[str, ...], skip_inv
         raise SystemExit(1)
 
 
-def _ingest_document(kb: KnowledgeBase, path: Path) -> bool:
+def _ingest_document(kb: KnowledgeBase, path: Path, limits: Limits) -> bool:
     """Ingest one manual and say what happened; False (and a message) if it was refused."""
     update, bar = _progress_bar(path.name)
     try:
+        limits.check_size(str(path), path.stat().st_size)
         report = kb.ingest_document(path, progress=update)
     except IngestError as exc:
         click.echo(f"error: {exc}", err=True)
@@ -431,7 +459,7 @@ def evaluate(obj: Context, queries: str | None, qrels: str | None, from_feedback
         click.echo(f"{mode:<8}" + "".join(f"{values[n]:>10.4f}" for n in names))
 
 
-from kb import cli_cases, cli_clusters  # noqa: E402,F401 - register their commands on `main`
+from kb import cli_admin, cli_cases, cli_clusters  # noqa: E402,F401 - register their commands
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -9,7 +9,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -18,8 +18,10 @@ import numpy as np
 
 from ingest.documents import read_document
 from ingest.ledger import LedgerRead, read_ledger, write_rejects
+from ingest.limits import Limits
+from ingest.masking import MaskPolicy, mask_case, mask_text
 from ingest.records import Case
-from kb import analyser, feedback
+from kb import analyser, audit, feedback
 from kb.calibration import Calibration, calibrate
 from kb.case_ingest import case_chunks, index_cases, write_cases  # noqa: F401 - case_chunks re-exported
 from kb.document_store import DocumentInfo, DocumentStore
@@ -80,6 +82,7 @@ class IngestReport:
     rejected: int = 0
     embedded: int = 0  # chunk texts that had to be embedded (others reused stored vectors)
     rejects_file: str | None = None
+    masked: dict[str, int] = field(default_factory=dict)  # kind -> count (ingest/masking.py)
     ledger: LedgerRead | None = field(default=None, repr=False)
 
 
@@ -222,35 +225,55 @@ class KnowledgeBase:
     @_locked
     def ingest_ledger(self, path: str | os.PathLike[str], overrides: dict[str, str] | None = None,
                       skip_invalid: bool = False, progress: Progress | None = None,
-                      encoding: str | None = None) -> IngestReport:
-        """Read, validate and store a ledger: all rows or nothing, unless `skip_invalid`."""
-        read = read_ledger(path, overrides, encoding)
+                      encoding: str | None = None, masking: MaskPolicy | None = None,
+                      limits: Limits | None = None) -> IngestReport:
+        """Read, validate and store a ledger: all rows or nothing, unless `skip_invalid`.
+
+        Personal data is masked unless `masking` says otherwise (ingest/masking.py).
+        """
+        read = read_ledger(path, overrides, encoding=encoding, limits=limits)
         if not skip_invalid:
             read.raise_for_errors()
-        report = self.ingest_cases(read.cases, progress=progress)
+        rejected = len({e.location for e in read.errors})
+        report = self._ingest_cases(read.cases, progress, (masking or MaskPolicy()).for_mapping(
+            read.mapping), "ingest_ledger", read.path, rejected, limits)
         report.source, report.ledger = read.path, read
-        report.rejected = len({e.location for e in read.errors})
+        report.rejected = rejected
         if read.errors:
             report.rejects_file = str(write_rejects(read))
         return report
 
     @_locked
-    def ingest_cases(self, cases: Iterable[Case], progress: Progress | None = None) -> IngestReport:
+    def ingest_cases(self, cases: Iterable[Case], progress: Progress | None = None,
+                     masking: MaskPolicy | None = None) -> IngestReport:
         """Upsert cases in one transaction, in bounded batches (kb/case_ingest.py); only text
-        that changed is embedded again. A retired case that comes in again is updated but
-        stays retired (out of the indexes)."""
+        that changed is embedded again. Personal data is masked first unless `masking` says
+        otherwise. A retired case that comes in again is updated but stays retired."""
+        return self._ingest_cases(cases, progress, masking or MaskPolicy(), "ingest_cases", "")
+
+    def _ingest_cases(self, cases: Iterable[Case], progress: Progress | None, masking: MaskPolicy,
+                      action: str, target: str, rejected: int = 0,
+                      limits: Limits | None = None) -> IngestReport:
+        report = IngestReport()
+        prepared = self._prepared(cases, masking, report, limits or Limits.from_env())
         before = self.store.index_version(CASES_KEY)
         with self.store.transaction():
             self.store.mark_index_changed(CASES_KEY)
-            writes = write_cases(self.store, self.embedder, cases, _now(), progress)
+            writes = write_cases(self.store, self.embedder, prepared, _now(), progress,
+                                 total=len(cases) if isinstance(cases, list) else 0)
+            report.new, report.updated = writes.new, writes.updated
+            report.unchanged, report.embedded = writes.unchanged, writes.embedded
+            audit.record(self.store.db, action, target or writes.changed_names(),
+                         {"new": report.new, "updated": report.updated,
+                          "unchanged": report.unchanged, "rejected": rejected,
+                          **{f"masked_{k}": n for k, n in report.masked.items()}})
         if writes.rebuild_index:
             self.cases_index.version = -1
         self._after_write(self.cases_index, before, CASES_KEY, writes.removed, writes.added_ids,
                           writes.added_vectors)
         if writes.changed:
             self._maybe_calibrate(progress)
-        return IngestReport(new=writes.new, updated=writes.updated, unchanged=writes.unchanged,
-                            embedded=writes.embedded)
+        return report
 
     @_locked
     def compare(self, cases: list[Case]) -> dict[str, int]:
@@ -271,6 +294,8 @@ class KnowledgeBase:
             self.store.mark_index_changed(CASES_KEY)
             retired = self.store.set_retired(list(dict.fromkeys(ids)), _now())
             removed = self.store.delete_chunks_of(retired)
+            audit.record(self.store.db, "retire_cases", ", ".join(retired),
+                         {"requested": len(ids), "retired": len(retired)})
         self._after_write(self.cases_index, before, CASES_KEY, removed, [], [])
         return retired
 
@@ -283,6 +308,8 @@ class KnowledgeBase:
             restored = self.store.set_retired(list(dict.fromkeys(ids)), None)
             added, vectors = index_cases(self.store, self.embedder,
                                          list(self.store.get_cases(restored).values()))
+            audit.record(self.store.db, "restore_cases", ", ".join(restored),
+                         {"requested": len(ids), "restored": len(restored)})
         self._after_write(self.cases_index, before, CASES_KEY, [], added, vectors)
         return restored
 
@@ -318,6 +345,20 @@ class KnowledgeBase:
     def delete_draft(self, token: str) -> None:
         self.store.db.execute("DELETE FROM drafts WHERE id = ?", (token,))
 
+    @staticmethod
+    def _prepared(cases: Iterable[Case], masking: MaskPolicy, report: IngestReport,
+                  limits: Limits) -> Iterator[Case]:
+        """Cases within the field limit, masked; the masked form is what is stored and embedded.
+
+        A generator, so the batched write streams; a limit error inside it rolls the write back.
+        """
+        for case in cases:
+            limits.check_case(case)
+            masked, counts = mask_case(case, masking)
+            for kind, n in counts.items():
+                report.masked[kind] = report.masked.get(kind, 0) + n
+            yield masked
+
     def _maybe_calibrate(self, progress: Progress | None) -> None:
         """Re-tune the fusion weight when the base has grown or shrunk by a tenth or more."""
         manifest = self.store.manifest()
@@ -335,8 +376,10 @@ class KnowledgeBase:
         record = {"cases_total": self.store.counts()["cases"], "at": _now(),
                   **(json.loads(result.to_json()) if result else {"dense_prior": None})}
         prior = result.dense_prior if result else DEFAULT_DENSE_PRIOR
-        self.store.write_manifest(fusion_dense_prior=prior,
-                                  fusion_calibration=json.dumps(record, ensure_ascii=False))
+        self.store.write_manifest(
+            lambda db: audit.record(db, "calibrate", "", {"queries": result.queries if result else 0},
+                                    f"dense prior {prior}"),
+            fusion_dense_prior=prior, fusion_calibration=json.dumps(record, ensure_ascii=False))
         return result
 
     def dense_prior(self) -> float:
@@ -357,6 +400,8 @@ class KnowledgeBase:
         with self.store.transaction():
             self.store.mark_index_changed(CASES_KEY)
             deleted, removed = self.store.delete_cases(ids)
+            audit.record(self.store.db, "delete_cases", ", ".join(ids),
+                         {"requested": len(ids), "deleted": deleted})
         self._after_write(self.cases_index, before, CASES_KEY, removed, [], [])
         return deleted
 
@@ -396,6 +441,8 @@ class KnowledgeBase:
                             analyser.fts_document(text)))
             self.store.set_manifest(model=embedder.name, dim=embedder.dim,
                                     analyser=analyser.ANALYSER_NAME)
+            audit.record(db, "reindex", embedder.name, {"chunks": len(rows),
+                                                        "passages": len(passages)})
         self.embedder = embedder
         self.cases_index = DerivedIndex(self.layout.vectors, embedder.dim, self.store.iter_vectors)
         self.doc_index = DerivedIndex(self.layout.doc_vectors, embedder.dim,
@@ -411,6 +458,9 @@ class KnowledgeBase:
                         ocr: bool | None = None) -> DocumentReport:
         """Add or replace a manual by file name; an identical file is skipped (and said so)."""
         source = Path(path) if path is not None else Path(name or "document")
+        if data is not None or source.is_file():
+            Limits.from_env().check_size(name or source.name,
+                                         len(data) if data is not None else source.stat().st_size)
         doc = read_document(source, data=data, name=name, ocr=ocr)
         content = data if data is not None else source.read_bytes()
         report = DocumentReport(doc.name, "unchanged", doc.title, doc.pages, len(doc.passages),
@@ -450,6 +500,8 @@ class KnowledgeBase:
                     analyser.fts_document(" ".join(passage.heading_path)),
                     analyser.fts_document(passage.text)))
                 vectors.append(vector)
+            audit.record(self.store.db, "ingest_document", doc.name,
+                         {"passages": len(doc.passages), "pages": doc.pages or 0}, report.status)
         self._after_write(self.doc_index, before, DOCS_KEY, removed, ids, vectors)
         return report
 
@@ -460,6 +512,7 @@ class KnowledgeBase:
         with self.store.transaction():
             self.store.mark_index_changed(DOCS_KEY)
             existed, removed = self.docs.delete(name)
+            audit.record(self.store.db, "delete_document", name, {"deleted": int(existed)})
         self._after_write(self.doc_index, before, DOCS_KEY, removed, [], [])
         return existed
 
@@ -551,7 +604,9 @@ class KnowledgeBase:
     @_locked
     def record_feedback(self, query: str, case_id: str, helpful: bool, rank: int | None = None,
                         mode: str = "hybrid") -> None:
-        """Store a staff judgment of one result (helpful / not helpful) with its query."""
+        """Store a staff judgment of one result (helpful / not helpful) with its query
+        (masked: staff may have typed the customer's phone number)."""
+        query = mask_text(query)[0]
         vector = self.embedder.encode_queries([query])[0]
         feedback.record(self.store.db, query, vector, case_id, helpful, rank, mode)
 
@@ -559,6 +614,11 @@ class KnowledgeBase:
     def feedback_judgments(self) -> tuple[list[tuple[str, str]], dict[str, dict[str, float]]]:
         """Stored feedback as evaluation queries and qrels (`kb eval --from-feedback`)."""
         return feedback.judgments(self.store.db)
+
+    @_locked
+    def audit_events(self, limit: int = 100, action: str | None = None) -> list[audit.AuditEvent]:
+        """Recorded writes, newest first (`kb audit`, the admin page)."""
+        return audit.events(self.store.db, limit, action)
 
     @_locked
     def get_case(self, case_id: str) -> Case | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 
@@ -122,8 +123,42 @@ def m004_retire_and_drafts() -> str:
     """
 
 
+def m005_audit_log() -> str:
+    """Who changed the knowledge base, when, what and how much (kb/audit.py).
+
+    Numbered 5: it was written beside number 4 (retiring cases), which landed after it.
+    """
+    return """
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,                 -- ISO 8601, UTC
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            target TEXT NOT NULL DEFAULT '',
+            counts TEXT NOT NULL DEFAULT '{}',  -- JSON {name: number}
+            detail TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX audit_log_at ON audit_log(at);
+    """
+
+
+# Numbered by name (m001 -> 1); numbers may have gaps and a gap may be filled later: the
+# manifest lists which numbers ran, so a migration merged late still runs once.
 MIGRATIONS: list[Callable[[], str]] = [m001_initial, m002_feedback, m003_documents,
-                                       m004_retire_and_drafts]
+                                       m004_retire_and_drafts, m005_audit_log]
+
+
+def migration_number(migration: Callable[[], str]) -> int:
+    return int(migration.__name__[1:4])
+
+
+def applied_migrations(db: sqlite3.Connection) -> set[int]:
+    """Numbers already run; bases from before the list existed ran 1..schema_version."""
+    rows = dict(db.execute("SELECT key, value FROM manifest WHERE key IN "
+                           "('migrations', 'schema_version')").fetchall())
+    if "migrations" in rows:
+        return set(json.loads(rows["migrations"]))
+    return set(range(1, int(rows.get("schema_version", 0)) + 1))
 
 
 def migrate(db: sqlite3.Connection) -> None:
@@ -132,21 +167,25 @@ def migrate(db: sqlite3.Connection) -> None:
     `db` must be in autocommit mode (isolation_level=None).
     """
     db.execute("CREATE TABLE IF NOT EXISTS manifest (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-    row = db.execute("SELECT value FROM manifest WHERE key = 'schema_version'").fetchone()
-    current = int(row[0]) if row else 0
-    if current > len(MIGRATIONS):
+    known = {migration_number(m): m for m in MIGRATIONS}
+    applied = applied_migrations(db)
+    if newer := sorted(applied - set(known)):
         raise RuntimeError(
-            f"this knowledge base has schema version {current}, newer than this program "
-            f"understands ({len(MIGRATIONS)}); upgrade the program"
+            f"this knowledge base has schema migration(s) {newer}, newer than this program "
+            f"understands (up to {max(known)}); upgrade the program"
         )
-    for number, migration in enumerate(MIGRATIONS[current:], start=current + 1):
+    for number in sorted(set(known) - applied):
+        applied.add(number)
         # One script = one transaction (executescript would commit a pending one first).
-        script = (f"BEGIN IMMEDIATE;\n{migration()}\nINSERT OR REPLACE INTO manifest "
-                  f"VALUES ('schema_version', '{number}');\nCOMMIT;")
+        script = (f"BEGIN IMMEDIATE;\n{known[number]()}\nINSERT OR REPLACE INTO manifest "
+                  f"VALUES ('schema_version', '{max(applied)}');\nINSERT OR REPLACE INTO manifest "
+                  f"VALUES ('migrations', '{json.dumps(sorted(applied))}');\nCOMMIT;")
         try:
             db.executescript(script)
         except BaseException:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
-SCHEMA_VERSION = len(MIGRATIONS)
+
+
+SCHEMA_VERSION = max(migration_number(m) for m in MIGRATIONS)

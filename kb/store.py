@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
@@ -79,11 +79,15 @@ class Store:
         self.db.executemany("INSERT OR REPLACE INTO manifest VALUES (?, ?)",
                             [(k, str(v)) for k, v in values.items()])
 
-    def write_manifest(self, **values: object) -> None:
-        """Update manifest keys atomically without bumping the state version (no data changed)."""
+    def write_manifest(self, also: Callable[[sqlite3.Connection], None] | None = None,
+                       **values: object) -> None:
+        """Update manifest keys atomically without bumping the state version (no data changed);
+        `also` writes more in the same transaction (its audit event)."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
             self.set_manifest(**values)
+            if also is not None:
+                also(self.db)
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")

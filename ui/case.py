@@ -12,6 +12,7 @@ from ingest.case_form import case_from_form
 from ingest.records import Case
 from kb import KnowledgeBase
 from ui import case_fields
+from ui.auth import acting_as, current_manager, require_manager
 from ui.i18n import field_label, tr
 from ui.text import escape_markdown
 
@@ -72,23 +73,29 @@ def _edit(kb: KnowledgeBase, case: Case) -> None:
             if edited == case:
                 st.info(tr(TEXT, "unchanged"))
                 return
-            kb.ingest_cases([edited])
+            with acting_as(current_manager() or "staff (app)"):
+                kb.ingest_cases([edited])
             st.session_state["case_message"] = tr(TEXT, "saved")
             st.rerun()
 
 
 def _retire(kb: KnowledgeBase, case: Case, retired: str | None) -> None:
     st.subheader(tr(TEXT, "manage"))
+    manager = require_manager("case_auth")
+    if manager is None:
+        return
     if retired:
         if st.button(tr(TEXT, "restore"), key="case_restore", type="primary"):
-            kb.restore_cases([case.id])
+            with acting_as(manager):
+                kb.restore_cases([case.id])
             st.session_state["case_message"] = tr(TEXT, "restored_done", id=case.id)
             st.rerun()
         return
     st.caption(tr(TEXT, "retire_help"))
     confirm = st.checkbox(tr(TEXT, "retire_confirm", id=case.id), key="case_retire_confirm")
     if st.button(tr(TEXT, "retire"), key="case_retire", disabled=not confirm):
-        kb.retire_cases([case.id])
+        with acting_as(manager):
+            kb.retire_cases([case.id])
         st.session_state["case_message"] = tr(TEXT, "retired_done", id=case.id)
         st.session_state.pop("case_retire_confirm", None)
         st.rerun()

@@ -18,11 +18,13 @@ import streamlit as st
 from ingest.errors import IngestError
 from ingest.fields import map_headers
 from ingest.ledger import LedgerRead, read_ledger
+from ingest.masking import MaskPolicy, mask_case
 from ingest.records import CASE_FIELDS
 from ingest.tables import LEDGER_SUFFIXES, TEXT_ENCODINGS, read_table
 from kb import KnowledgeBase
 from kb.export import export, table
 from ui import nav
+from ui.auth import acting_as, require_manager
 from ui.i18n import field_label, tr
 from ui.text import escape_markdown
 
@@ -115,7 +117,7 @@ def _errors_table(read: LedgerRead) -> pd.DataFrame:
                           tr(TEXT, "col_reason"): e.message} for e in read.errors])
 
 
-def _import(kb: KnowledgeBase, upload: object) -> None:
+def _import(kb: KnowledgeBase, upload: object, manager: str) -> None:
     path = _saved_upload(upload)
     key = f"lg_{path.parent.name}"
     text_file = path.suffix.lower() not in (".xlsx", ".xlsm")
@@ -147,12 +149,15 @@ def _import(kb: KnowledgeBase, upload: object) -> None:
         return
     if read.metadata_columns:
         st.caption(escape_markdown(tr(TEXT, "extra", columns="、".join(read.metadata_columns))))
-    shown = read.cases[:10]
+    # What will be stored is the masked form (ingest/masking.py): preview and compare that.
+    policy = MaskPolicy().for_mapping(read.mapping)
+    masked = [mask_case(c, policy)[0] for c in read.cases]
+    shown = masked[:10]
     st.markdown(f"**{tr(TEXT, 'preview', n=len(shown))}**")
     headers, rows = table(shown)
     st.dataframe(pd.DataFrame(rows, columns=headers), hide_index=True, width="stretch")
     rejected = len({e.location for e in read.errors})
-    st.info(tr(TEXT, "plan", rejected=rejected, **kb.compare(read.cases)))
+    st.info(tr(TEXT, "plan", rejected=rejected, **kb.compare(masked)))
     skip = False
     if read.errors:
         st.markdown(f"**{tr(TEXT, 'errors', n=rejected)}**")
@@ -169,8 +174,9 @@ def _import(kb: KnowledgeBase, upload: object) -> None:
                                                        total=total))
 
         try:
-            report = kb.ingest_ledger(path, overrides, skip_invalid=skip, progress=progress,
-                                      encoding=encoding)
+            with acting_as(manager):
+                report = kb.ingest_ledger(path, overrides, skip_invalid=skip, progress=progress,
+                                          encoding=encoding)
         except IngestError as exc:
             st.error(escape_markdown(exc.message))
             return
@@ -204,7 +210,7 @@ def _export(kb: KnowledgeBase) -> None:
                                key=f"lg_export_{file_format}", on_click="ignore")
 
 
-def _retired(kb: KnowledgeBase) -> None:
+def _retired(kb: KnowledgeBase, manager: str) -> None:
     st.subheader(tr(TEXT, "retired"))
     items = kb.retired_cases()
     if not items:
@@ -217,20 +223,25 @@ def _retired(kb: KnowledgeBase) -> None:
     st.dataframe(frame, hide_index=True, width="stretch")
     picked = st.multiselect(tr(TEXT, "restore"), [c.id for c, _ in items], key="lg_restore_ids")
     if picked and st.button(tr(TEXT, "restore"), key="lg_restore"):
-        st.success(tr(TEXT, "restored", n=len(kb.restore_cases(picked))))
+        with acting_as(manager):
+            restored = kb.restore_cases(picked)
+        st.success(tr(TEXT, "restored", n=len(restored)))
 
 
 def render(kb: KnowledgeBase) -> None:
     st.title(tr(TEXT, "title"))
+    manager = require_manager("ledgers_auth")
+    if manager is None:  # bulk writes and bulk export of personal data: managers only
+        return
     st.subheader(tr(TEXT, "import"))
     st.caption(tr(TEXT, "intro"))
     upload = st.file_uploader(tr(TEXT, "upload"), key="lg_upload",
                               type=[s.lstrip(".") for s in LEDGER_SUFFIXES])
     if upload is not None:
-        _import(kb, upload)
+        _import(kb, upload, manager)
     _last_report()
     _export(kb)
-    _retired(kb)
+    _retired(kb, manager)
     case_id = st.text_input(tr(TEXT, "open_case"), key="lg_open_case").strip()
     if case_id:
         nav.link("case", case_id, {"id": case_id}, icon=":material/open_in_new:")

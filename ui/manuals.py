@@ -9,6 +9,7 @@ from ingest.documents import DOCUMENT_SUFFIXES
 from ingest.errors import IngestError
 from kb import KnowledgeBase
 from kb.document_store import DocumentInfo
+from ui.auth import acting_as, require_manager
 from ui.i18n import tr
 from ui.text import escape_markdown
 
@@ -66,13 +67,14 @@ def _report_line(report: object) -> str:
     return tr(TEXT, f"done_{report.status}", name=report.name, pages=pages, chunks=report.passages)
 
 
-def _ingest_uploads(kb: KnowledgeBase, files: list) -> None:
+def _ingest_uploads(kb: KnowledgeBase, files: list, manager: str) -> None:
     progress = st.progress(0.0)
     for i, upload in enumerate(files, start=1):
         progress.progress((i - 1) / len(files), text=tr(TEXT, "working", name=upload.name, i=i,
                                                         n=len(files)))
         try:
-            report = kb.ingest_document(data=upload.getvalue(), name=upload.name)
+            with acting_as(manager):
+                report = kb.ingest_document(data=upload.getvalue(), name=upload.name)
         except IngestError as exc:
             st.error(escape_markdown(tr(TEXT, "failed", name=upload.name, error=exc.message)))
             continue
@@ -92,7 +94,7 @@ def _table(items: list[DocumentInfo]) -> pd.DataFrame:
         tr(TEXT, "col_warnings"): " / ".join(i.warnings)} for i in items])
 
 
-def _detail(kb: KnowledgeBase, items: list[DocumentInfo]) -> None:
+def _detail(kb: KnowledgeBase, items: list[DocumentInfo], manager: str | None) -> None:
     st.subheader(tr(TEXT, "detail"))
     names = [i.id for i in items]
     chosen = st.session_state.get("open_document")
@@ -109,17 +111,21 @@ def _detail(kb: KnowledgeBase, items: list[DocumentInfo]) -> None:
     content = kb.document_content(name)
     if content is not None:
         st.download_button(tr(TEXT, "download"), content, file_name=name, key="doc_download")
+    if manager is None:  # staff read manuals; only managers change them
+        return
     replacement = st.file_uploader(tr(TEXT, "replace"), key="doc_replace",
                                    type=[s.lstrip(".") for s in DOCUMENT_SUFFIXES])
     if replacement is not None and st.button(tr(TEXT, "replace_button"), key="doc_replace_go"):
         try:
-            report = kb.ingest_document(data=replacement.getvalue(), name=name)
+            with acting_as(manager):
+                report = kb.ingest_document(data=replacement.getvalue(), name=name)
             st.success(escape_markdown(_report_line(report)))
         except IngestError as exc:
             st.error(escape_markdown(tr(TEXT, "failed", name=name, error=exc.message)))
     confirm = st.checkbox(tr(TEXT, "delete_confirm", name=name), key="doc_delete_confirm")
     if st.button(tr(TEXT, "delete"), key="doc_delete", disabled=not confirm, type="primary"):
-        kb.delete_document(name)
+        with acting_as(manager):
+            kb.delete_document(name)
         st.session_state.pop("open_document", None)
         st.session_state["doc_deleted"] = name
         st.rerun()
@@ -145,15 +151,17 @@ def render(kb: KnowledgeBase) -> None:
     st.caption(tr(TEXT, "intro"))
     if deleted := st.session_state.pop("doc_deleted", None):
         st.success(escape_markdown(tr(TEXT, "deleted", name=deleted)))
-    files = st.file_uploader(tr(TEXT, "upload"), accept_multiple_files=True, key="doc_upload",
-                             type=[s.lstrip(".") for s in DOCUMENT_SUFFIXES])
-    if files and st.button(tr(TEXT, "ingest"), type="primary", key="doc_ingest"):
-        _ingest_uploads(kb, files)
+    manager = require_manager("manuals_auth")
+    if manager is not None:
+        files = st.file_uploader(tr(TEXT, "upload"), accept_multiple_files=True, key="doc_upload",
+                                 type=[s.lstrip(".") for s in DOCUMENT_SUFFIXES])
+        if files and st.button(tr(TEXT, "ingest"), type="primary", key="doc_ingest"):
+            _ingest_uploads(kb, files, manager)
     st.subheader(tr(TEXT, "list"))
     items = kb.documents()
     if not items:
         st.info(tr(TEXT, "none"))
         return
     st.dataframe(_table(items), hide_index=True, width="stretch")
-    _detail(kb, items)
+    _detail(kb, items, manager)
     _stale(kb)

@@ -13,6 +13,7 @@ import streamlit as st
 from ingest.case_form import case_from_form, new_case_id
 from kb import KnowledgeBase
 from ui import case_fields, nav
+from ui.auth import acting_as, current_manager
 from ui.i18n import tr
 from ui.text import escape_markdown
 
@@ -67,7 +68,8 @@ def _save(kb: KnowledgeBase, token: str) -> None:
         case_fields.show_problems(problems)
         return
     assert case is not None
-    kb.ingest_cases([case])
+    with acting_as(current_manager() or "staff (app)"):
+        kb.ingest_cases([case])
     kb.delete_draft(token)
     st.session_state["rec_clear"] = True
     st.session_state["rec_saved"] = case.id

@@ -1,0 +1,93 @@
+"""Size limits on what may be ingested: upload bytes, rows per file, characters per field.
+
+They keep one careless export (or a hostile upload) from filling the disk, the
+embedder's queue or a result card. Defaults suit a laptop; the environment
+(KB_MAX_UPLOAD_MB, KB_MAX_ROWS, KB_MAX_FIELD_CHARS) or CLI flags change them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from ingest.errors import IngestError
+from ingest.records import Case
+
+CASE_TEXT_FIELDS = ("id", "title", "content", "customer_request", "cause", "response",
+                    "prevention", "category", "product", "channel", "severity", "status")
+
+DEFAULT_MAX_UPLOAD_MB = 50
+DEFAULT_MAX_ROWS = 200_000
+DEFAULT_MAX_FIELD_CHARS = 20_000
+
+
+class LimitError(IngestError):
+    """An input is over a configured limit; nothing from it was written."""
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(float(raw))
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+    if value <= 0:
+        raise ValueError(f"{name}={raw!r} must be a positive number")
+    return value
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much one input may hold."""
+
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_MB * 1024 * 1024
+    max_rows: int = DEFAULT_MAX_ROWS
+    max_field_chars: int = DEFAULT_MAX_FIELD_CHARS
+
+    @classmethod
+    def from_env(cls, max_upload_mb: float | None = None, max_rows: int | None = None,
+                 max_field_chars: int | None = None) -> Limits:
+        """Explicit values (CLI flags) first, then KB_MAX_* variables, then the defaults."""
+        mb = max_upload_mb or _env_int("KB_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB)
+        return cls(max_upload_bytes=int(mb * 1024 * 1024),
+                   max_rows=max_rows or _env_int("KB_MAX_ROWS", DEFAULT_MAX_ROWS),
+                   max_field_chars=max_field_chars
+                   or _env_int("KB_MAX_FIELD_CHARS", DEFAULT_MAX_FIELD_CHARS))
+
+    def check_size(self, path: str, size: int) -> None:
+        """Refuse a file larger than the upload limit before reading it."""
+        if size > self.max_upload_bytes:
+            raise LimitError(path, f"the file is {_mb(size)}, over the upload limit of "
+                                   f"{_mb(self.max_upload_bytes)} (KB_MAX_UPLOAD_MB); split it "
+                                   "into smaller files")
+
+    def check_rows(self, path: str, rows: int) -> None:
+        """Refuse a ledger with more data rows than the limit."""
+        if rows > self.max_rows:
+            raise LimitError(path, f"{rows:,} rows, over the limit of {self.max_rows:,} rows per "
+                                   "file (KB_MAX_ROWS); split the ledger into smaller files")
+
+    def field_problem(self, value: str) -> str:
+        """Why a cell is too long, or '' when it fits."""
+        if len(value) <= self.max_field_chars:
+            return ""
+        return (f"{len(value):,} characters, over the limit of {self.max_field_chars:,} per field "
+                "(KB_MAX_FIELD_CHARS)")
+
+
+    def check_case(self, case: Case) -> None:
+        """Refuse a single case (not from a ledger) with an over-long field."""
+        for name in CASE_TEXT_FIELDS:
+            if problem := self.field_problem(getattr(case, name) or ""):
+                raise LimitError(f"case {case.id}", f"field '{name}': {problem}")
+        for column, value in case.metadata.items():
+            if problem := self.field_problem(value):
+                raise LimitError(f"case {case.id}", f"field '{column}': {problem}")
+
+
+def _mb(size: int) -> str:
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"

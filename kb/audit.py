@@ -1,0 +1,91 @@
+"""The audit log: who changed the knowledge base, when, what, and how much.
+
+Each write records its event inside its own transaction, so the log and the
+data cannot disagree. Who is acting comes from a context variable: the CLI sets
+it once (`--actor`, $KB_ACTOR, else the OS user); the app wraps each manager
+action in `acting_as(name)`, which is safe across the app's session threads.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import getpass
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+_ACTOR: contextvars.ContextVar[str | None] = contextvars.ContextVar("kb_actor", default=None)
+_TARGET_LIMIT = 500  # a delete of 10,000 ids keeps its count, not every id
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One recorded write."""
+
+    id: int
+    at: str  # ISO 8601, UTC
+    actor: str
+    action: str  # ingest_ledger, ingest_cases, delete_cases, ingest_document, ...
+    target: str
+    counts: dict[str, int] = field(default_factory=dict)
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        return {"id": self.id, "at": self.at, "actor": self.actor, "action": self.action,
+                "target": self.target, "counts": self.counts, "detail": self.detail}
+
+
+def default_actor() -> str:
+    """$KB_ACTOR, else the operating-system user."""
+    if name := os.environ.get("KB_ACTOR", "").strip():
+        return name
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in containers without a passwd entry
+        return "unknown"
+
+
+def current_actor() -> str:
+    return _ACTOR.get() or default_actor()
+
+
+def set_actor(name: str | None) -> None:
+    """Set the actor for the rest of this context (the CLI, once per process)."""
+    _ACTOR.set(name.strip() if name and name.strip() else None)
+
+
+@contextmanager
+def acting_as(name: str) -> Iterator[None]:
+    """Record writes inside the block as done by `name` (the signed-in manager)."""
+    token = _ACTOR.set(name)
+    try:
+        yield
+    finally:
+        _ACTOR.reset(token)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def record(db: sqlite3.Connection, action: str, target: str = "",
+           counts: dict[str, int] | None = None, detail: str = "") -> None:
+    """Add an event; call it inside the transaction of the write it describes."""
+    if len(target) > _TARGET_LIMIT:
+        target = target[: _TARGET_LIMIT - 1] + "…"
+    db.execute("INSERT INTO audit_log (at, actor, action, target, counts, detail) "
+               "VALUES (?, ?, ?, ?, ?, ?)",
+               (_now(), current_actor(), action, target,
+                json.dumps(counts or {}, ensure_ascii=False, sort_keys=True), detail))
+
+
+def events(db: sqlite3.Connection, limit: int = 100, action: str | None = None) -> list[AuditEvent]:
+    """Newest first."""
+    where, params = ("WHERE action = ?", [action]) if action else ("", [])
+    rows = db.execute(f"SELECT id, at, actor, action, target, counts, detail FROM audit_log "
+                      f"{where} ORDER BY id DESC LIMIT ?", [*params, limit]).fetchall()
+    return [AuditEvent(r[0], r[1], r[2], r[3], r[4], json.loads(r[5] or "{}"), r[6]) for r in rows]

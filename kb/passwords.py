@@ -1,0 +1,71 @@
+"""Manager passwords: stored only as salted hashes, compared in constant time.
+
+Formats accepted by `verify_password`:
+  scrypt$<n>$<r>$<p>$<salt b64>$<hash b64>      (what `kb hash-password` writes)
+  pbkdf2_sha256$<iterations>$<salt b64>$<hash b64>
+  sha256:<hex>                                   (unsalted; accepted, not recommended)
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+class PasswordFormatError(ValueError):
+    """The configured hash is in no format we know; the message shows the accepted ones."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def hash_password(password: str, salt: bytes | None = None) -> str:
+    """A salted scrypt hash of `password`, safe to put in an environment variable or secrets."""
+    salt = salt if salt is not None else os.urandom(16)
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, dklen=32, **_SCRYPT)
+    return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${_b64(salt)}${_b64(digest)}"
+
+
+def check_format(stored: str) -> None:
+    """Raise PasswordFormatError unless `stored` is a hash `verify_password` can use."""
+    try:
+        _digest_for("", stored)
+    except (ValueError, TypeError) as exc:
+        raise PasswordFormatError(
+            f"the manager password hash is not in a known format ({exc}); make one with "
+            "`kb hash-password` (scrypt$...), or use pbkdf2_sha256$... or sha256:<hex>") from None
+
+
+def _digest_for(password: str, stored: str) -> tuple[bytes, bytes]:
+    """(digest of `password` under `stored`'s scheme and salt, the stored digest)."""
+    stored = stored.strip()
+    secret = password.encode("utf-8")
+    if stored.startswith("sha256:"):
+        expected = bytes.fromhex(stored[len("sha256:"):])
+        if len(expected) != 32:
+            raise ValueError("sha256 needs 64 hex digits")
+        return hashlib.sha256(secret).digest(), expected
+    parts = stored.split("$")
+    if parts[0] == "scrypt" and len(parts) == 6:
+        n, r, p = (int(x) for x in parts[1:4])
+        salt, expected = base64.b64decode(parts[4]), base64.b64decode(parts[5])
+        return hashlib.scrypt(secret, salt=salt, n=n, r=r, p=p, dklen=len(expected),
+                              maxmem=256 * 1024 * 1024), expected
+    if parts[0] == "pbkdf2_sha256" and len(parts) == 4:
+        salt, expected = base64.b64decode(parts[2]), base64.b64decode(parts[3])
+        return hashlib.pbkdf2_hmac("sha256", secret, salt, int(parts[1]), len(expected)), expected
+    raise ValueError("expected scrypt$..., pbkdf2_sha256$... or sha256:<hex>")
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """Whether `password` matches the stored hash (False for a malformed hash)."""
+    try:
+        digest, expected = _digest_for(password, stored)
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(digest, expected)
