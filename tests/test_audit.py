@@ -70,24 +70,38 @@ def test_reindex_is_logged(kb: KnowledgeBase) -> None:
     assert ("admin", "reindex") in actions and ("admin", "calibrate") in actions
 
 
+def _forget(root: Path, script: str) -> None:
+    db = sqlite3.connect(root / "kb.sqlite3")
+    db.executescript(script)
+    db.commit()
+    db.close()
+
+
+_BEFORE_M004 = ("DROP TABLE drafts; DROP INDEX cases_retired; "
+                "ALTER TABLE cases DROP COLUMN retired_at; ")
+
+
 def test_an_older_base_gains_the_audit_log_and_a_later_gap_fills_once(tmp_path: Path) -> None:
     root = tmp_path / "kb"
     KnowledgeBase.open(root).close()
-    db = sqlite3.connect(root / "kb.sqlite3")
-    # As a base written before m005 existed: schema_version 3, no migrations list, no log.
-    db.executescript("DROP TABLE audit_log; DELETE FROM manifest WHERE key = 'migrations'; "
-                     "UPDATE manifest SET value = '3' WHERE key = 'schema_version';")
-    db.commit()
-    assert applied_migrations(db) == {1, 2, 3}
-    db.close()
+    # As a base written before m004 and m005 existed: schema_version 3, no migrations list.
+    _forget(root, _BEFORE_M004 + "DROP TABLE audit_log; DELETE FROM manifest WHERE key = "
+            "'migrations'; UPDATE manifest SET value = '3' WHERE key = 'schema_version';")
     with KnowledgeBase.open(root) as kb:
-        assert kb.audit_events() == []
-        assert applied_migrations(kb.store.db) == {1, 2, 3, 5}
+        assert kb.audit_events() == [] and kb.stats().retired == 0
+        assert applied_migrations(kb.store.db) == {1, 2, 3, 4, 5}
         assert kb.stats().schema_version == SCHEMA_VERSION == 5
-    db = sqlite3.connect(root / "kb.sqlite3")
-    db.execute("UPDATE manifest SET value = '[1, 2, 3, 5, 9]' WHERE key = 'migrations'")
-    db.commit()
-    db.close()
+    # As a base from a build that had m005 but not yet m004 (they were written side by side):
+    # m004 runs once, later, and the audit log is kept.
+    with KnowledgeBase.open(root) as kb:
+        kb.retire_cases(["none"])
+    _forget(root, _BEFORE_M004 + "UPDATE manifest SET value = '[1, 2, 3, 5]' "
+            "WHERE key = 'migrations';")
+    with KnowledgeBase.open(root) as kb:
+        assert applied_migrations(kb.store.db) == {1, 2, 3, 4, 5}
+        assert [e.action for e in kb.audit_events()] == ["retire_cases"]
+        assert kb.stats().retired == 0
+    _forget(root, "UPDATE manifest SET value = '[1, 2, 3, 4, 5, 9]' WHERE key = 'migrations'")
     with pytest.raises(RuntimeError, match=r"schema migration\(s\) \[9\], newer than this program"):
         KnowledgeBase.open(root)
 

@@ -18,14 +18,14 @@ import streamlit as st
 from ingest.errors import IngestError
 from ingest.fields import map_headers
 from ingest.ledger import LedgerRead, read_ledger
-from ingest.masking import MaskPolicy, mask_case
+from ingest.masking import MaskPolicy, describe_counts, mask_case
 from ingest.records import CASE_FIELDS
 from ingest.tables import LEDGER_SUFFIXES, TEXT_ENCODINGS, read_table
 from kb import KnowledgeBase
 from kb.export import export, table
 from ui import nav
 from ui.auth import acting_as, require_manager
-from ui.i18n import field_label, tr
+from ui.i18n import field_label, lang, tr
 from ui.text import escape_markdown
 
 TEXT: dict[str, tuple[str, str]] = {
@@ -183,16 +183,19 @@ def _import(kb: KnowledgeBase, upload: object, manager: str) -> None:
         bar.empty()
         rejects = Path(report.rejects_file).read_bytes() if report.rejects_file else None
         st.session_state["lg_report"] = (upload.name, report.new, report.updated,
-                                         report.unchanged, report.rejected, rejects)
+                                         report.unchanged, report.rejected, rejects,
+                                         dict(report.masked))
 
 
 def _last_report() -> None:
     found = st.session_state.get("lg_report")
     if not found:
         return
-    name, new, updated, unchanged, rejected, rejects = found
+    name, new, updated, unchanged, rejected, rejects, masked = found
     st.success(escape_markdown(tr(TEXT, "done", name=name, new=new, updated=updated,
                                   unchanged=unchanged, rejected=rejected)))
+    if masked:
+        st.caption(escape_markdown(describe_counts(masked, lang())))
     if rejects:
         st.download_button(tr(TEXT, "rejects"), rejects, mime="text/csv", key="lg_rejects",
                            file_name=f"{Path(name).stem}.rejected.csv", on_click="ignore")
