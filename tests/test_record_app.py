@@ -132,3 +132,14 @@ def test_unknown_case_id_says_so(sample_base: Path) -> None:
     at.query_params["id"] = "NO-SUCH"
     _ok(at.run())
     assert "見つかりません" in at.error[0].value
+
+
+def test_record_page_in_english(sample_base: Path) -> None:
+    at = AppTest.from_function(_record_page, default_timeout=60)
+    at.session_state["lang"] = "en"
+    _ok(at.run())
+    assert at.title[0].value == "Record a handled complaint"
+    assert at.text_area(key="rec_content").label == "Complaint *"
+    assert at.button(key="rec_save").label == "Save and make searchable"
+    _ok(at.button(key="rec_save").click().run())
+    assert "Complaint: required." in at.error[0].value

@@ -119,7 +119,8 @@ def draw(kb: KnowledgeBase, prefix: str, on_change: Callable[[], None] | None = 
     left, right = st.columns(2)
     st.session_state.setdefault(prefix + "escalated", "unknown")
     left.radio(field_label("escalated"), list(ESCALATED), key=prefix + "escalated",
-               format_func=lambda k: tr(TEXT, f"escalated_{k}"), horizontal=True,
+               format_func={k: tr(TEXT, f"escalated_{k}") for k in ESCALATED}.__getitem__,
+               horizontal=True,
                on_change=on_change)
     statuses = list(STATUSES)
     held = st.session_state.get(prefix + "status")

@@ -95,13 +95,14 @@ def _mapping_editor(headers: list[str], key: str) -> dict[str, str] | None:
     """One select per case field, preset from the header aliases; None if a column is doubled."""
     auto = map_headers(headers)
     options = ["", *headers]
+    unused = tr(TEXT, "unused")  # looked up now: format_func may run outside this script run
     chosen: dict[str, str] = {}
     with st.expander(tr(TEXT, "mapping"), expanded=True):
         columns = st.columns(3)
         for n, name in enumerate(CASE_FIELDS):
             chosen[name] = columns[n % 3].selectbox(
                 field_label(name), options, index=options.index(auto.get(name, "")),
-                format_func=lambda c: c or tr(TEXT, "unused"), key=f"{key}_map_{name}")
+                format_func=lambda c: c or unused, key=f"{key}_map_{name}")
     used: dict[str, list[str]] = {}
     for name, column in chosen.items():
         if column:
