@@ -18,6 +18,7 @@ from kb.evaluate import Query, load_qrels, load_queries, mean_metrics
 from kb.filters import Filters
 from kb.fusion import DEFAULT_FUSION, FUSIONS
 from kb.knowledge_base import KnowledgeBase, KnowledgeBaseError, Progress
+from kb.locking import WriterLockTimeout
 from kb.results import MODES, SearchResult
 
 _LABELS = {"cause": "原因 cause", "response": "対応 response", "prevention": "再発防止策 prevention"}
@@ -53,7 +54,17 @@ class Context:
             raise click.ClickException(str(exc)) from None
 
 
-@click.group()
+class _Main(click.Group):
+    """Turns a writer-lock timeout, in any command, into a message and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except WriterLockTimeout as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Main)
 @click.option("--index", envvar="KB_INDEX_DIR", default=None, metavar="DIR",
               help="Knowledge-base directory [env KB_INDEX_DIR; default indexes/default].")
 @click.option("--model", envvar="KB_EMBEDDING_MODEL", default=None,
