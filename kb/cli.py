@@ -442,6 +442,7 @@ def evaluate(obj: Context, queries: str | None, qrels: str | None, from_feedback
         click.echo(f"{mode:<8}" + "".join(f"{values[n]:>10.4f}" for n in names))
 
 
+import kb.cli_reliability  # noqa: E402,F401 - registers `kb check`, `kb backup`, `kb restore`
 from kb import cli_clusters  # noqa: E402,F401 - registers `kb clusters` on `main`
 
 if __name__ == "__main__":  # pragma: no cover
