@@ -21,6 +21,7 @@ from kb.evaluate import Query, load_qrels, load_queries, mean_metrics
 from kb.filters import Filters
 from kb.fusion import DEFAULT_FUSION, FUSIONS
 from kb.knowledge_base import KnowledgeBase, KnowledgeBaseError, Progress
+from kb.locking import WriterLockTimeout
 from kb.results import MODES, SearchResult
 
 _LABELS = {"cause": "原因 cause", "response": "対応 response", "prevention": "再発防止策 prevention"}
@@ -56,7 +57,17 @@ class Context:
             raise click.ClickException(str(exc)) from None
 
 
-@click.group()
+class _Main(click.Group):
+    """Turns a writer-lock timeout, in any command, into a message and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except WriterLockTimeout as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Main)
 @click.option("--index", envvar="KB_INDEX_DIR", default=None, metavar="DIR",
               help="Knowledge-base directory [env KB_INDEX_DIR; default indexes/default].")
 @click.option("--model", envvar="KB_EMBEDDING_MODEL", default=None,
@@ -459,7 +470,7 @@ def evaluate(obj: Context, queries: str | None, qrels: str | None, from_feedback
         click.echo(f"{mode:<8}" + "".join(f"{values[n]:>10.4f}" for n in names))
 
 
-from kb import cli_admin, cli_cases, cli_clusters  # noqa: E402,F401 - register their commands
+from kb import cli_admin, cli_cases, cli_clusters, cli_reliability  # noqa: E402,F401 - register their commands
 
 if __name__ == "__main__":  # pragma: no cover
     main()

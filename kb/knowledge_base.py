@@ -29,6 +29,7 @@ from kb.embeddings import DEFAULT_MODEL, Embedder, load_embedder
 from kb.feedback import FeedbackIndex
 from kb.filters import Filters
 from kb.fusion import DEFAULT_DENSE_PRIOR, DEFAULT_FUSION
+from kb.locking import WriterLock
 from kb.passages import search_passages
 from kb.results import SearchResult
 from kb.search import search_cases
@@ -139,6 +140,17 @@ def _locked(method: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
+def _writing(method: Callable[..., T]) -> Callable[..., T]:
+    """Hold the writer lock (kb/locking.py) for the whole write: other processes wait."""
+
+    @functools.wraps(method)
+    def wrapper(self: KnowledgeBase, *args: object, **kwargs: object) -> T:
+        with self._lock, self.writer():
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class KnowledgeBase:
     """Cases in SQLite (truth), FTS5 (lexical) and FAISS (dense, derived)."""
 
@@ -147,8 +159,11 @@ class KnowledgeBase:
         self.store = store
         self.embedder = embedder
         self.docs = DocumentStore(store.db)
-        self.cases_index = DerivedIndex(layout.vectors, embedder.dim, store.iter_vectors)
-        self.doc_index = DerivedIndex(layout.doc_vectors, embedder.dim, self.docs.iter_vectors)
+        self.writer = WriterLock(layout.root)
+        self.cases_index = DerivedIndex(layout.vectors, embedder.dim, store.iter_vectors,
+                                        self.writer)
+        self.doc_index = DerivedIndex(layout.doc_vectors, embedder.dim, self.docs.iter_vectors,
+                                      self.writer)
         self._index_version = -1
         self._retrieved: dict[str, float] = {}
         # One SQLite connection and FAISS indexes, shared by the app's session threads.
@@ -188,7 +203,7 @@ class KnowledgeBase:
                 )
             embedder = load_embedder(wanted)
             if not stored:
-                store.set_manifest(model=embedder.name, dim=embedder.dim,
+                store.write_manifest(model=embedder.name, dim=embedder.dim,
                                    analyser=analyser.ANALYSER_NAME, created_at=_now())
             return cls(layout, store, embedder)
         except BaseException:
@@ -222,7 +237,7 @@ class KnowledgeBase:
         return before != self._index_version
 
     # ---- writing ----
-    @_locked
+    @_writing
     def ingest_ledger(self, path: str | os.PathLike[str], overrides: dict[str, str] | None = None,
                       skip_invalid: bool = False, progress: Progress | None = None,
                       encoding: str | None = None, masking: MaskPolicy | None = None,
@@ -243,7 +258,7 @@ class KnowledgeBase:
             report.rejects_file = str(write_rejects(read))
         return report
 
-    @_locked
+    @_writing
     def ingest_cases(self, cases: Iterable[Case], progress: Progress | None = None,
                      masking: MaskPolicy | None = None) -> IngestReport:
         """Upsert cases in one transaction, in bounded batches (kb/case_ingest.py); only text
@@ -283,7 +298,7 @@ class KnowledgeBase:
         new = sum(c.id not in known for c in cases)
         return {"new": new, "updated": len(cases) - new - unchanged, "unchanged": unchanged}
 
-    @_locked
+    @_writing
     def retire_cases(self, ids: list[str]) -> list[str]:
         """Take cases out of search and clusters but keep them (restorable); returns those retired.
 
@@ -299,7 +314,7 @@ class KnowledgeBase:
         self._after_write(self.cases_index, before, CASES_KEY, removed, [], [])
         return retired
 
-    @_locked
+    @_writing
     def restore_cases(self, ids: list[str]) -> list[str]:
         """Bring retired cases back into search; returns those restored."""
         before = self.store.index_version(CASES_KEY)
@@ -331,8 +346,10 @@ class KnowledgeBase:
 
     # ---- form drafts (the record page keeps one per browser tab, keyed in its URL) ----
     @_locked
-    def save_draft(self, token: str, values: dict[str, object]) -> None:
-        self.store.db.execute(
+    def save_draft(self, token: str, values: dict[str, object]) -> bool:
+        """Autosave; skipped (False, the next change saves again) while an ingest holds the
+        database, so typing never waits for a long import."""
+        return self.store.try_write(
             "INSERT OR REPLACE INTO drafts VALUES (?, ?, ?)",
             (token, json.dumps(values, ensure_ascii=False, default=str), _now()))
 
@@ -368,7 +385,7 @@ class KnowledgeBase:
             return
         self.calibrate(progress)
 
-    @_locked
+    @_writing
     def calibrate(self, progress: Progress | None = None) -> Calibration | None:
         """Choose the hybrid fusion's dense prior from the base's own labels (kb/calibration.py)."""
         self._sync_index()
@@ -393,7 +410,7 @@ class KnowledgeBase:
         index.apply(before, self.store.index_version(key), removed, ids, vectors)
         self._sync_index()  # a no-op for `index`; picks up another writer's change to the other
 
-    @_locked
+    @_writing
     def delete_cases(self, ids: list[str]) -> int:
         """Remove cases from SQLite, FTS5 and FAISS alike; returns how many existed."""
         before = self.store.index_version(CASES_KEY)
@@ -405,7 +422,7 @@ class KnowledgeBase:
         self._after_write(self.cases_index, before, CASES_KEY, removed, [], [])
         return deleted
 
-    @_locked
+    @_writing
     def reindex(self, model: str | None = None, progress: Progress | None = None) -> None:
         """Re-embed every case and manual passage (optionally with another model), re-tokenise."""
         embedder = load_embedder(model) if model else self.embedder
@@ -444,15 +461,16 @@ class KnowledgeBase:
             audit.record(db, "reindex", embedder.name, {"chunks": len(rows),
                                                         "passages": len(passages)})
         self.embedder = embedder
-        self.cases_index = DerivedIndex(self.layout.vectors, embedder.dim, self.store.iter_vectors)
+        self.cases_index = DerivedIndex(self.layout.vectors, embedder.dim, self.store.iter_vectors,
+                                        self.writer)
         self.doc_index = DerivedIndex(self.layout.doc_vectors, embedder.dim,
-                                      self.docs.iter_vectors)
+                                      self.docs.iter_vectors, self.writer)
         self._index_version = -1
         self._sync_index()
         self.calibrate(progress)
 
     # ---- manuals ----
-    @_locked
+    @_writing
     def ingest_document(self, path: str | os.PathLike[str] | None = None, data: bytes | None = None,
                         name: str | None = None, progress: Progress | None = None,
                         ocr: bool | None = None) -> DocumentReport:
@@ -505,7 +523,7 @@ class KnowledgeBase:
         self._after_write(self.doc_index, before, DOCS_KEY, removed, ids, vectors)
         return report
 
-    @_locked
+    @_writing
     def delete_document(self, name: str) -> bool:
         """Remove a manual from SQLite, FTS5 and FAISS alike; False if there was none."""
         before = self.store.index_version(DOCS_KEY)
@@ -545,18 +563,22 @@ class KnowledgeBase:
                use_feedback: bool = True, passages: int = 5) -> SearchResult:
         """Most similar past cases for a free-text complaint (kb/search.py), and the manual
         passages that apply (kb/passages.py)."""
-        self._sync_index()
         started = time.perf_counter()
         qvec = None
         if mode != "lexical" and query.strip():
             qvec = self.embedder.encode_queries([query])[0]
-        result = search_cases(self.store, self.index, self.embedder, query, top_k, mode,
-                              filters, fusion, query_vector=qvec, dense_prior=self.dense_prior(),
-                              feedback=self._feedback() if use_feedback else None)
-        if passages and self.docs.count():
-            result.passages = search_passages(self.docs, self.doc_index.index, query, qvec,
-                                              passages, mode)
-            self._note_retrieved([p.document_id for p in result.passages])
+        # One snapshot: SQLite, FTS5 and the FAISS copies as of one committed state.
+        with self.store.snapshot():
+            self._sync_index()
+            result = search_cases(self.store, self.index, self.embedder, query, top_k, mode,
+                                  filters, fusion, query_vector=qvec,
+                                  dense_prior=self.dense_prior(),
+                                  feedback=self._feedback() if use_feedback else None)
+            if passages and self.docs.count():
+                result.passages = search_passages(self.docs, self.doc_index.index, query, qvec,
+                                                  passages, mode)
+            result.state_version = self.store.state_version()
+        self._note_retrieved([p.document_id for p in result.passages])
         # What staff waited for: query embedding, cases and manual passages together.
         result.took_ms = (time.perf_counter() - started) * 1000
         return result
@@ -565,8 +587,11 @@ class KnowledgeBase:
         """Remember when a manual was last useful (for `kb stale`), at most hourly per manual."""
         now = time.time()
         due = [d for d in dict.fromkeys(document_ids) if now - self._retrieved.get(d, 0) > 3600]
-        if due:
-            self.docs.mark_retrieved(due, _now())
+        # Skipped (tried again next time) while another process writes: a search never
+        # waits for a long ingest transaction.
+        marks = ", ".join("?" * len(due))
+        if due and self.store.try_write(
+                f"UPDATE documents SET last_retrieved_at = ? WHERE id IN ({marks})", [_now(), *due]):
             self._retrieved.update(dict.fromkeys(due, now))
 
     @_locked
@@ -575,11 +600,18 @@ class KnowledgeBase:
                     progress: Progress | None = None,
                     use_feedback: bool = True) -> list[SearchResult]:
         """Many queries, embedded in batches (the batch CLI and `kb eval`)."""
-        self._sync_index()
         vectors: np.ndarray | list[None] = [None] * len(queries)
         if mode != "lexical" and queries:
             vectors = np.vstack([self.embedder.encode_queries(queries[s : s + EMBED_BATCH])
                                  for s in range(0, len(queries), EMBED_BATCH)])
+        with self.store.snapshot():  # every query sees the same committed state
+            self._sync_index()
+            return self._search_each(queries, vectors, top_k, mode, filters, fusion, progress,
+                                     use_feedback)
+
+    def _search_each(self, queries: list[str], vectors: np.ndarray | list[None], top_k: int,
+                     mode: str, filters: Filters | None, fusion: str, progress: Progress | None,
+                     use_feedback: bool) -> list[SearchResult]:
         results = []
         prior = self.dense_prior()
         feedback = self._feedback() if use_feedback else None

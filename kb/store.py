@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ingest.records import Case
+from kb import faults
 from kb.filters import Filters
 from kb.schema import migrate
 
@@ -88,6 +89,7 @@ class Store:
             self.set_manifest(**values)
             if also is not None:
                 also(self.db)
+            faults.point("manifest-before-commit")
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -109,10 +111,40 @@ class Store:
             yield self.db
             self.db.execute("INSERT OR REPLACE INTO manifest VALUES ('state_version', ?)",
                             (str(self.pending_version),))
+            faults.point("before-commit")
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
+        faults.point("after-commit")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction: every query inside sees the same committed state.
+
+        A search makes several queries; without this, a writer committing between
+        them could show a reader half of the old state and half of the new one.
+        """
+        if self.db.in_transaction:
+            yield self.db
+            return
+        self.db.execute("BEGIN")
+        try:
+            yield self.db
+        finally:
+            if self.db.in_transaction:
+                self.db.execute("COMMIT")
+
+    def try_write(self, sql: str, params: Iterable[object]) -> bool:
+        """Run one small write now, or skip it (False) if a writer holds the database."""
+        self.db.execute("PRAGMA busy_timeout = 0")
+        try:
+            self.db.execute(sql, list(params))
+            return True
+        except sqlite3.OperationalError:
+            return False
+        finally:
+            self.db.execute("PRAGMA busy_timeout = 30000")
 
     def index_version(self, key: str) -> int:
         """State version of the last write that changed the vectors behind FAISS index `key`."""

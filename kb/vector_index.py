@@ -17,6 +17,8 @@ import faiss
 import numpy as np
 
 from kb import approximate_index as approx
+from kb import faults
+from kb.locking import WriterLock
 
 _MAGIC = b"KBFAISS1"
 _HEADER = struct.Struct("<8sqq")  # magic, state version, dim
@@ -82,8 +84,10 @@ class VectorIndex:
             handle.write(data.tobytes())
             handle.flush()
             os.fsync(handle.fileno())
+        faults.point("faiss-before-rename")
         os.replace(tmp, path)
         _fsync_dir(path.parent)
+        faults.point("faiss-after-rename")
 
     @classmethod
     def load(cls, path: Path) -> tuple[VectorIndex, int] | None:
@@ -98,6 +102,16 @@ class VectorIndex:
         except (OSError, struct.error, RuntimeError):
             return None
         return cls(dim, index), version
+
+
+def file_version(path: Path) -> int | None:
+    """The state version a FAISS file on disk reflects (header only), None if unreadable."""
+    try:
+        with path.open("rb") as handle:
+            magic, version, _ = _HEADER.unpack(handle.read(_HEADER.size))
+    except (OSError, struct.error):
+        return None
+    return version if magic == _MAGIC else None
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -119,10 +133,12 @@ class DerivedIndex:
     """
 
     def __init__(self, path: Path, dim: int,
-                 iter_vectors: Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]]) -> None:
+                 iter_vectors: Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]],
+                 lock: WriterLock | None = None) -> None:
         self.path = path
         self.dim = dim
         self.iter_vectors = iter_vectors
+        self.lock = lock
         self.index = VectorIndex(dim)
         self.version = -1
 
@@ -136,7 +152,7 @@ class DerivedIndex:
             self.index = loaded[0]
         else:
             self.rebuild()
-            self.index.save(self.path, expected)
+            self._save_rebuilt(expected)
         self.version = expected
 
     def _suits(self, index: VectorIndex) -> bool:
@@ -160,6 +176,24 @@ class DerivedIndex:
         with approx.all_cores():
             for ids, vectors in self.iter_vectors():
                 self.index.add(ids, vectors)
+
+    def _save_rebuilt(self, version: int) -> None:
+        """Save a rebuilt index unless a writer is busy or a newer file is already there.
+
+        A reader may rebuild from an older snapshot than the file a writer has just
+        saved; writing its copy then would put a stale file back.
+        """
+        if self.lock is None:
+            self.index.save(self.path, version)
+            return
+        if not self.lock.try_acquire():
+            return  # the writer saves its own, newer file
+        try:
+            on_disk = file_version(self.path)
+            if on_disk is None or on_disk < version:
+                self.index.save(self.path, version)
+        finally:
+            self.lock.release()
 
     def apply(self, before: int, after: int, removed: list[int], ids: list[int],
               vectors: list[np.ndarray]) -> None:

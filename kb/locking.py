@@ -1,0 +1,108 @@
+"""The writer lock: one process at a time changes a knowledge base; readers never wait on it.
+
+SQLite already serialises its own transactions, but a write is more than one
+transaction: it reads what is stored, embeds, commits, then saves the FAISS
+files. Two writers interleaving those steps would each save a FAISS file the
+other one then overwrites. An advisory `fcntl.flock` on `write.lock` in the base
+directory, held for the whole write, keeps them in turn; the kernel drops it when
+the holder dies (even by SIGKILL), so a crashed ingest never leaves it stuck.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+LOCK_NAME = "write.lock"
+DEFAULT_TIMEOUT = 600.0  # seconds; KB_LOCK_TIMEOUT overrides
+_POLL = 0.1
+
+
+class WriterLockTimeout(Exception):
+    """Another process kept the writer lock for longer than we were willing to wait."""
+
+
+def default_timeout() -> float:
+    value = os.environ.get("KB_LOCK_TIMEOUT")
+    return float(value) if value else DEFAULT_TIMEOUT
+
+
+def _announce(path: Path) -> None:
+    log.warning("別の取り込みが %s で実行中です。終わるまで待ちます / another ingest is running "
+                "in %s; waiting for it to finish (lock file %s)", path.parent, path.parent, path)
+
+
+class WriterLock:
+    """Re-entrant (per process) exclusive lock on one base directory's `write.lock`."""
+
+    def __init__(self, root: Path, timeout: float | None = None,
+                 on_wait: Callable[[Path], None] = _announce) -> None:
+        self.path = root / LOCK_NAME
+        self.timeout = timeout
+        self.on_wait = on_wait
+        self._fd: int | None = None
+        self._depth = 0
+        self._mutex = threading.RLock()
+
+    @property
+    def held(self) -> bool:
+        return self._depth > 0
+
+    def _open(self) -> int:
+        return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+
+    def try_acquire(self) -> bool:
+        """Take the lock if nobody holds it; never waits."""
+        if not self._mutex.acquire(blocking=False):
+            return False  # another thread of this process is writing
+        if self._depth:
+            self._depth += 1
+            return True
+        fd = self._open()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            self._mutex.release()
+            return False
+        self._fd, self._depth = fd, 1
+        return True
+
+    def acquire(self) -> None:
+        """Wait for the lock (saying so once), up to the timeout; then raise WriterLockTimeout."""
+        if self.try_acquire():
+            return
+        timeout = default_timeout() if self.timeout is None else self.timeout
+        self.on_wait(self.path)
+        deadline = time.monotonic() + timeout
+        while not self.try_acquire():
+            if time.monotonic() >= deadline:
+                raise WriterLockTimeout(
+                    f"別の取り込みが {timeout:.0f} 秒たっても終わりません / another ingest still "
+                    f"holds the writer lock {self.path} after {timeout:.0f} s. Wait for it to "
+                    f"finish, or raise KB_LOCK_TIMEOUT.")
+            time.sleep(_POLL)
+
+    def release(self) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+        self._mutex.release()
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        self.acquire()
+        try:
+            yield
+        finally:
+            self.release()
