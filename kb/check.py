@@ -120,10 +120,14 @@ def _check_fts(db: sqlite3.Connection, table: str, fts: str, report: CheckReport
     if orphans:
         problems.append(f"{orphans} chunks whose case/document is gone")
     if table == "chunks":
-        bare = db.execute("SELECT count(*) FROM cases WHERE id NOT IN "
+        bare = db.execute("SELECT count(*) FROM cases WHERE retired_at IS NULL AND id NOT IN "
                           "(SELECT case_id FROM chunks WHERE part = 'complaint')").fetchone()[0]
         if bare:
             problems.append(f"{bare} cases without complaint chunks")
+        indexed = db.execute("SELECT count(DISTINCT c.case_id) FROM chunks c JOIN cases k "
+                             "ON k.id = c.case_id WHERE k.retired_at IS NOT NULL").fetchone()[0]
+        if indexed:  # retired cases leave the indexes (KnowledgeBase.retire_cases)
+            problems.append(f"{indexed} retired cases still indexed")
     detail = (f"{table}: {counts[0]} rows, {fts}: {counts[1]} rows, same ids" if not problems
               else f"{table}/{fts}: " + "; ".join(problems)
               + ". SQLite と全文索引が食い違っています / restore from a backup (`kb restore`).")

@@ -12,6 +12,7 @@ from openpyxl import load_workbook
 
 from ingest.case_form import case_from_form, new_case_id
 from kb import KnowledgeBase
+from kb.check import check_base
 from kb.cli import main
 from kb.clusters_data import load_selection
 from kb.export import COLUMNS, export
@@ -39,6 +40,8 @@ def test_retired_case_leaves_search_clusters_and_facets_and_comes_back(kb: Knowl
     assert kb.get_case("T-003") is not None and kb.retired_at("T-003")  # kept
     assert [c.id for c, _ in kb.retired_cases()] == ["T-003"]
     assert kb.retire_cases(["T-003"]) == []  # already retired
+
+    assert check_base(kb.layout.root, repair=False).consistent  # a retired case is consistent, not broken
 
     assert kb.restore_cases(["T-003"]) == ["T-003"]
     for mode in MODES:
