@@ -142,7 +142,7 @@ def restore(source: Path, root: Path, force: bool = False) -> tuple[BackupManife
         db.execute("PRAGMA journal_mode = WAL")
         db.close()
         for name, _, _, _ in INDEXES:
-            if name in record.faiss_files:
+            if name in record.faiss_files and (source / name).exists():  # else rebuilt below
                 tmp = root / f".{name}.restore.tmp"
                 shutil.copyfile(source / name, tmp)
                 tmp.replace(root / name)

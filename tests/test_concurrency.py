@@ -40,9 +40,11 @@ def _generated(path: Path, batch: int) -> Path:
         out.writerow(HEADER)
         for n in range(BATCH):
             row = sample[(n * 7 + batch) % len(sample)]
+            # The complaint (embedded) repeats every len(sample) rows, so a batch embeds
+            # 360 texts, not 1,000; the number in the response keeps every case distinct.
             out.writerow([f"G{batch}-{n:04d}", f"2024/{1 + n % 12}/{1 + n % 28}", row["件名"],
-                          f"{row['クレーム内容']} {MARKERS[batch]}の件です（受付{batch}-{n}）。",
-                          row["発生原因"], row["対応内容"]])
+                          f"{row['クレーム内容']} {MARKERS[batch]}の件です。", row["発生原因"],
+                          f"{row['対応内容']}（受付{batch}-{n}）"])
     return path
 
 
