@@ -16,7 +16,7 @@ QUERIES = ["荷物が届かない", "ケトルの電源が入らない", "二重
 
 def test_scores_match_fts5_bm25(sample_base: Path) -> None:
     with KnowledgeBase.open(sample_base) as kb:
-        memory = lexical_index.LexicalIndex(kb.store.db, FTS_WEIGHTS)
+        memory = lexical_index.LexicalIndex.build(kb.store.db, FTS_WEIGHTS)
         assert len(memory) == kb.stats().chunks
         for query in QUERIES:
             match = fts_query(query)
@@ -42,8 +42,12 @@ def test_search_with_memory_index_ranks_as_with_fts5(
         expected = [ranking(kb, *run) for run in runs]
     monkeypatch.setattr(lexical_index, "MIN_ROWS", 0)
     with KnowledgeBase.open(sample_base) as kb:
-        assert lexical_index.for_store(kb.store, -1, FTS_WEIGHTS) is not None
         assert [ranking(kb, *run) for run in runs] == expected
+        version = kb.store.index_version("vectors_version")
+        saved = lexical_index.LexicalIndex.load(sample_base / lexical_index.FILE_NAME, version)
+        assert saved is not None and len(saved) == kb.stats().chunks
+        assert lexical_index.LexicalIndex.load(sample_base / lexical_index.FILE_NAME,
+                                               version + 1) is None  # stale: rebuilt
         # Rebuilt when the cases change: a deleted case is not found lexically any more.
         gone = kb.search("荷物が届かない", mode="lexical").hits[0].case.id
         kb.delete_cases([gone])
