@@ -72,6 +72,10 @@ def main() -> None:
     rate = args.cases / took
     print(f"ingest: {args.cases:,} cases ({stats.chunks:,} chunks, {report.embedded:,} embedded) "
           f"in {took:.0f} s = {rate:.1f} cases/s; ratio to raw embedder {rate / raw_cases:.2f}")
+    busy, piped = kb.last_writes.embed_seconds, kb.last_writes.seconds
+    print(f"  pipeline (read, chunk, embed, tokenise, write) {piped:.0f} s = "
+          f"{args.cases / piped:.1f} cases/s; embedder busy {busy:.0f} s of it: in-run ratio "
+          f"{busy / piped:.2f}; after it, FAISS + calibration {took - piped:.0f} s")
     print(f"  (includes FAISS index build and fusion calibration; dense prior "
           f"{stats.fusion_dense_prior}; index {type(kb.index.index).__name__})")
     after, _ = raw_throughput(kb, args.cases, args.raw)
