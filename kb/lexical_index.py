@@ -31,8 +31,9 @@ class LexicalIndex:
     """term x row matrix of BM25 term weights (without IDF) and per-term IDF."""
 
     def __init__(self, rowids: np.ndarray, owners: list[str], terms: list[str],
-                 matrix: sparse.csr_matrix, idf: np.ndarray) -> None:
+                 matrix: sparse.csr_matrix, idf: np.ndarray, embedded: np.ndarray) -> None:
         self.rowids = rowids
+        self.embedded = embedded  # rows that have a vector (in FAISS)
         # Owner case of each row: looking it up in SQLite cost ~5 ms per 100 ids at 100k
         # cases (each chunk row holds its 2 KB vector, so every lookup reads a page).
         self.owners = owners
@@ -40,23 +41,29 @@ class LexicalIndex:
         self.term_of = {t: i for i, t in enumerate(terms)}
         self.matrix = matrix
         self.idf = idf
+        self.rows_of: dict[str, list[int]] = {}
+        for position, owner in enumerate(owners):
+            self.rows_of.setdefault(owner, []).append(position)
 
     @classmethod
     def build(cls, db: sqlite3.Connection, weights: tuple[float, float]) -> LexicalIndex:
         """Read every FTS5 row once and compute its BM25 term weights."""
         rowids: list[int] = []
         owners: list[str] = []
+        embedded: list[bool] = []
         lengths: list[int] = []
         term_of: dict[str, int] = {}
         cols: list[int] = []
         terms: list[int] = []
         freqs: list[float] = []
-        for rowid, primary, secondary, case_id in db.execute(
-                "SELECT f.rowid, f.primary_text, f.secondary_text, c.case_id FROM chunks_fts f "
-                "JOIN chunks c ON c.id = f.rowid ORDER BY f.rowid"):
+        for rowid, primary, secondary, case_id, has_vector in db.execute(
+                "SELECT f.rowid, f.primary_text, f.secondary_text, c.case_id, "
+                "c.vector IS NOT NULL FROM chunks_fts f JOIN chunks c ON c.id = f.rowid "
+                "ORDER BY f.rowid"):
             position = len(rowids)
             rowids.append(rowid)
             owners.append(case_id)
+            embedded.append(bool(has_vector))
             row: dict[int, float] = {}
             for text, weight in ((primary or "", weights[0]), (secondary or "", weights[1])):
                 for token in text.split():
@@ -79,7 +86,7 @@ class LexicalIndex:
         hits = np.diff(matrix.indptr).astype(np.float64)  # rows holding each term
         idf = np.log((n - hits + 0.5) / (hits + 0.5))
         return cls(np.asarray(rowids, dtype=np.int64), owners, list(term_of), matrix,
-                   np.where(idf <= 0, 1e-6, idf))
+                   np.where(idf <= 0, 1e-6, idf), np.asarray(embedded, dtype=bool))
 
     def save(self, path: Path, version: int) -> None:
         """Atomically, like the FAISS file: a restart then skips the build (seconds at 100k)."""
@@ -87,7 +94,7 @@ class LexicalIndex:
         np.savez(tmp, version=np.int64(version), rowids=self.rowids,
                  owners=np.asarray(self.owners, dtype=str), terms=np.asarray(self.terms, dtype=str),
                  data=self.matrix.data, indices=self.matrix.indices, indptr=self.matrix.indptr,
-                 shape=np.asarray(self.matrix.shape), idf=self.idf)
+                 shape=np.asarray(self.matrix.shape), idf=self.idf, embedded=self.embedded)
         with tmp.open("rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -102,7 +109,7 @@ class LexicalIndex:
                 matrix = sparse.csr_matrix((saved["data"], saved["indices"], saved["indptr"]),
                                            shape=tuple(saved["shape"]))
                 return cls(saved["rowids"], saved["owners"].tolist(), saved["terms"].tolist(),
-                           matrix, saved["idf"])
+                           matrix, saved["idf"], saved["embedded"])
         except (OSError, ValueError, KeyError, EOFError):
             return None
 
@@ -149,6 +156,16 @@ class LexicalIndex:
         ids = np.asarray(chunk_ids, dtype=np.int64)
         positions = self.positions(ids)
         return {int(self.rowids[p]): self.owners[p] for p in positions.tolist()}
+
+    def chunks_of(self, case_ids: list[str], with_vector: bool = False) -> dict[str, list[int]]:
+        """case id -> its chunk ids (only embedded ones if `with_vector`), as Store.chunks_of."""
+        out: dict[str, list[int]] = {}
+        for case_id in case_ids:
+            rows = [p for p in self.rows_of.get(case_id, ())
+                    if not with_vector or self.embedded[p]]
+            if rows:
+                out[case_id] = [int(self.rowids[p]) for p in rows]
+        return out
 
     def positions(self, chunk_ids: np.ndarray) -> np.ndarray:
         found = np.searchsorted(self.rowids, chunk_ids)

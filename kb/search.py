@@ -149,7 +149,9 @@ def _complete_dense(store: Store, index: VectorIndex, qvec: np.ndarray | None,
     """Exact cosine for candidates only the lexical half found."""
     if qvec is None or not case_ids:
         return
-    owned = store.chunks_of(case_ids, with_vector=True)
+    memory = _lexical_index(store)
+    owned = (memory.chunks_of(case_ids, with_vector=True) if memory is not None
+             else store.chunks_of(case_ids, with_vector=True))
     for case_id, chunk_ids in owned.items():
         dense[case_id] = float((index.vectors_for(chunk_ids) @ qvec).max())
 
@@ -159,9 +161,9 @@ def _complete_lexical(store: Store, match: str, case_ids: list[str],
     """Exact BM25 for candidates only the dense half found (0 when no term occurs)."""
     if not match or not case_ids:
         return
-    chunk_case = {cid: case_id for case_id, ids in store.chunks_of(case_ids).items()
-                  for cid in ids}
     memory = _lexical_index(store)
+    owned = memory.chunks_of(case_ids) if memory is not None else store.chunks_of(case_ids)
+    chunk_case = {cid: case_id for case_id, ids in owned.items() for cid in ids}
     scores = (memory.scores_of(lexical_index.match_terms(match), list(chunk_case))
               if memory is not None else
               store.lexical_scores_of(match, list(chunk_case), FTS_WEIGHTS))

@@ -18,6 +18,11 @@ def test_scores_match_fts5_bm25(sample_base: Path) -> None:
     with KnowledgeBase.open(sample_base) as kb:
         memory = lexical_index.LexicalIndex.build(kb.store.db, FTS_WEIGHTS)
         assert len(memory) == kb.stats().chunks
+        some_cases = [c.id for c in list(kb.store.get_cases(
+            [h.case.id for h in kb.search("荷物", mode="lexical").hits]).values())]
+        for with_vector in (False, True):
+            assert memory.chunks_of(some_cases, with_vector) == kb.store.chunks_of(
+                some_cases, with_vector)
         for query in QUERIES:
             match = fts_query(query)
             fts = kb.store.lexical_search(match, 1000, Filters(), FTS_WEIGHTS)
