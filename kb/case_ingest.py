@@ -30,6 +30,7 @@ CASE_BATCH = 1024
 KEEP_VECTORS = 50_000
 
 Progress = Callable[[int, int, str], None]
+last_writes: CaseWrites | None = None  # the latest ingest's figures, for the benchmarks
 
 
 def text_hash(text: str) -> str:
@@ -51,12 +52,12 @@ class CaseWrites:
     updated: int = 0
     unchanged: int = 0
     embedded: int = 0
+    embed_seconds: float = 0.0  # time the embedder was busy (to compare ingest with it)
+    seconds: float = 0.0  # the whole of write_cases: read, embed, tokenise, write
     removed: list[int] = field(default_factory=list)
     added_ids: list[int] = field(default_factory=list)
     added_vectors: list[np.ndarray] = field(default_factory=list)
     rebuild_index: bool = False  # too many vectors were added to keep: rebuild from SQLite
-    embed_seconds: float = 0.0  # time the embedder was busy (to compare ingest with it)
-    seconds: float = 0.0  # the whole of write_cases: read, embed, tokenise, write
 
     @property
     def changed(self) -> int:
@@ -95,10 +96,11 @@ def write_cases(store: Store, embedder: Embedder, cases: Iterable[Case], now: st
 
     Only text that changed is embedded again (stored vectors are reused by text hash).
     """
-    started = time.perf_counter()
     total = len(cases) if hasattr(cases, "__len__") else 0
     writes = CaseWrites()
     done = 0
+
+    started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed") as pool:
         previous: _Batch | None = None
         for chunk in _batches(cases, batch_size or CASE_BATCH):
@@ -119,6 +121,8 @@ def write_cases(store: Store, embedder: Embedder, cases: Iterable[Case], now: st
         writes.added_ids = [i for i, _ in kept]
         writes.added_vectors = [v for _, v in kept]
     writes.seconds = time.perf_counter() - started
+    global last_writes
+    last_writes = writes  # bench/scale_build.py reads the timings
     return writes
 
 

@@ -246,7 +246,6 @@ class KnowledgeBase:
                           writes.added_vectors)
         if writes.changed:
             self._maybe_calibrate(progress)
-        self.last_writes = writes  # for bench/scale_build.py: embedder busy time
         return IngestReport(new=writes.new, updated=writes.updated, unchanged=writes.unchanged,
                             embedded=writes.embedded)
 
