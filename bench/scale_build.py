@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from scale_data import scale_cases  # noqa: E402
 
-from kb import KnowledgeBase  # noqa: E402
+from kb import KnowledgeBase, case_ingest  # noqa: E402
 from kb.case_ingest import EMBED_BATCH, case_chunks  # noqa: E402
 
 
@@ -72,6 +72,10 @@ def main() -> None:
     rate = args.cases / took
     print(f"ingest: {args.cases:,} cases ({stats.chunks:,} chunks, {report.embedded:,} embedded) "
           f"in {took:.0f} s = {rate:.1f} cases/s; ratio to raw embedder {rate / raw_cases:.2f}")
+    busy, piped = case_ingest.last_writes.embed_seconds, case_ingest.last_writes.seconds
+    print(f"  pipeline (read, chunk, embed, tokenise, write) {piped:.0f} s = "
+          f"{args.cases / piped:.1f} cases/s; embedder busy {busy:.0f} s of it: in-run ratio "
+          f"{busy / piped:.2f}; after it, FAISS + calibration {took - piped:.0f} s")
     print(f"  (includes FAISS index build and fusion calibration; dense prior "
           f"{stats.fusion_dense_prior}; index {type(kb.index.index).__name__})")
     after, _ = raw_throughput(kb, args.cases, args.raw)

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from naive_baseline import NaiveSearch  # noqa: E402
 
-from kb import Filters, KnowledgeBase  # noqa: E402
+from kb import Filters, KnowledgeBase, lexical_index  # noqa: E402
 from kb.analyser import fts_query  # noqa: E402
 from kb.evaluate import load_qrels, load_queries, mean_metrics  # noqa: E402
 from kb.results import MODES  # noqa: E402
@@ -100,10 +100,17 @@ def main() -> None:
     parts = {
         "query embedding": lambda i: kb.embedder.encode_queries([texts[i]]),
         "FAISS top-100": lambda i: kb.index.search(vectors[i], 100),
-        "FTS5 top-100": lambda i: kb.store.lexical_search(fts_query(texts[i]), 100, Filters(),
-                                                          FTS_WEIGHTS),
+        "BM25 top-100 (search's path)": lambda i: lexical_top(fts_query(texts[i])),
         "query analysis (Sudachi)": lambda i: fts_query(texts[i]),
     }
+    memory = lexical_index.for_store(kb.store, kb.store.index_version("vectors_version"),
+                                     FTS_WEIGHTS)
+
+    def lexical_top(match: str) -> object:
+        if memory is None:
+            return kb.store.lexical_search(match, 100, Filters(), FTS_WEIGHTS)
+        return memory.top(lexical_index.match_terms(match), 100)
+
     index_of = {t: i for i, t in enumerate(texts[: args.n])}
     for name, part in parts.items():
         p50, p95 = percentiles(lambda q, f=part: f(index_of[q]), texts[: args.n])

@@ -9,6 +9,7 @@ so memory holds a batch or two, not the backlog. While a worker thread embeds ba
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ CASE_BATCH = 1024
 KEEP_VECTORS = 50_000
 
 Progress = Callable[[int, int, str], None]
+last_writes: CaseWrites | None = None  # the latest ingest's figures, for the benchmarks
 
 
 def text_hash(text: str) -> str:
@@ -50,6 +52,8 @@ class CaseWrites:
     updated: int = 0
     unchanged: int = 0
     embedded: int = 0
+    embed_seconds: float = 0.0  # time the embedder was busy (to compare ingest with it)
+    seconds: float = 0.0  # the whole of write_cases: read, embed, tokenise, write
     removed: list[int] = field(default_factory=list)
     added_ids: list[int] = field(default_factory=list)
     added_vectors: list[np.ndarray] = field(default_factory=list)
@@ -80,12 +84,15 @@ def _batches(cases: Iterable[Case], size: int) -> Iterator[list[Case]]:
         yield batch
 
 
-def _embed(embedder: Embedder, todo: list[tuple[str, str]]) -> dict[str, np.ndarray]:
+def _embed(embedder: Embedder, todo: list[tuple[str, str]],
+           writes: CaseWrites) -> dict[str, np.ndarray]:
+    started = time.perf_counter()
     out: dict[str, np.ndarray] = {}
     for start in range(0, len(todo), EMBED_BATCH):
         part = todo[start : start + EMBED_BATCH]
         out.update(zip([h for h, _ in part], embedder.encode_documents([t for _, t in part]),
                        strict=True))
+    writes.embed_seconds += time.perf_counter() - started
     return out
 
 
@@ -100,6 +107,8 @@ def write_cases(store: Store, embedder: Embedder, cases: Iterable[Case], now: st
     total = len(cases) if hasattr(cases, "__len__") else total
     writes = CaseWrites()
     done = 0
+
+    started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed") as pool:
         previous: _Batch | None = None
         for chunk in _batches(cases, batch_size or CASE_BATCH):
@@ -119,6 +128,9 @@ def write_cases(store: Store, embedder: Embedder, cases: Iterable[Case], now: st
                 if i not in gone]
         writes.added_ids = [i for i, _ in kept]
         writes.added_vectors = [v for _, v in kept]
+    writes.seconds = time.perf_counter() - started
+    global last_writes
+    last_writes = writes  # bench/scale_build.py reads the timings
     return writes
 
 
@@ -137,7 +149,7 @@ def _prepare(store: Store, embedder: Embedder, cases: list[Case], writes: CaseWr
              for h, blob in store.vectors_by_hash(list(by_hash)).items()}
     todo = [(h, t) for h, t in by_hash.items() if h not in found]
     writes.embedded += len(todo)
-    pending = pool.submit(_embed, embedder, todo) if todo else None
+    pending = pool.submit(_embed, embedder, todo, writes) if todo else None
     return _Batch(changed, pieces, found, pending)
 
 

@@ -150,6 +150,8 @@ class DerivedIndex:
         if loaded is not None and loaded[1] == expected and loaded[0].dim == self.dim \
                 and self._suits(loaded[0]):
             self.index = loaded[0]
+            if self.index.kind == "ivf":  # probe share as this version measured it
+                self.index.index.nprobe = approx.probes(int(self.index.index.nlist))
         else:
             self.rebuild()
             self._save_rebuilt(expected)
