@@ -154,7 +154,8 @@ class DerivedIndex:
                 self.index.index.nprobe = approx.probes(int(self.index.index.nlist))
         else:
             self.rebuild()
-            self._save_rebuilt(expected)
+            # Same version but the wrong kind (exact vs IVF) for the size: replace it too.
+            self._save_rebuilt(expected, replace_same=loaded is not None and loaded[1] == expected)
         self.version = expected
 
     def _suits(self, index: VectorIndex) -> bool:
@@ -179,7 +180,7 @@ class DerivedIndex:
             for ids, vectors in self.iter_vectors():
                 self.index.add(ids, vectors)
 
-    def _save_rebuilt(self, version: int) -> None:
+    def _save_rebuilt(self, version: int, replace_same: bool = False) -> None:
         """Save a rebuilt index unless a writer is busy or a newer file is already there.
 
         A reader may rebuild from an older snapshot than the file a writer has just
@@ -192,7 +193,7 @@ class DerivedIndex:
             return  # the writer saves its own, newer file
         try:
             on_disk = file_version(self.path)
-            if on_disk is None or on_disk < version:
+            if on_disk is None or on_disk < version or (replace_same and on_disk == version):
                 self.index.save(self.path, version)
         finally:
             self.lock.release()
