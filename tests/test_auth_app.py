@@ -137,3 +137,13 @@ def test_admin_reindex_needs_confirmation_and_is_logged(protected: Path) -> None
     assert any("再インデックスが完了しました" in s.value for s in at.success)
     with KnowledgeBase.open(protected) as kb:
         assert ("管理者B", "reindex") in [(e.actor, e.action) for e in kb.audit_events(5)]
+
+
+@pytest.mark.parametrize(("ip", "local"), [
+    (None, True), ("127.0.0.1", True), ("::1", True), ("::ffff:127.0.0.1", True),
+    ("192.168.1.20", False), ("::ffff:10.0.0.5", False), ("2001:db8::1", False), ("junk", False),
+])
+def test_only_loopback_clients_count_as_this_computer(ip: str | None, local: bool) -> None:
+    from ui.auth import is_loopback
+
+    assert is_loopback(ip) is local

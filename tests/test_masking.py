@@ -109,6 +109,7 @@ def test_default_ingest_hides_planted_data_from_storage_and_every_search_mode(
         tmp_path: Path) -> None:
     root, out = _ingest(tmp_path)
     assert "masked 7 phone numbers, 3 e-mail addresses, 6 names" in out
+    assert "0 new, 0 updated, 3 unchanged" in _ingest(tmp_path)[1]  # masked form is compared
     stored = _stored_text(root)
     for secret in SECRETS:
         assert secret not in stored

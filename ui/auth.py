@@ -14,6 +14,7 @@ audit log records who made them.
 from __future__ import annotations
 
 import functools
+import ipaddress
 import os
 import time
 
@@ -82,14 +83,25 @@ def oidc_configured() -> bool:
     return bool(_secret("auth"))
 
 
-def _is_local() -> bool:
-    """A browser on this computer: Streamlit reports no IP address for localhost, and an
-    in-process AppTest has no client address at all (not a string)."""
+def is_loopback(ip: object) -> bool:
+    """Whether a client address is this computer: None (Streamlit's answer for 127.0.0.1 and
+    ::1), a loopback address, IPv4-mapped ones included ('::ffff:127.0.0.1', which Streamlit
+    passes through), or no address at all (an in-process AppTest)."""
+    if not isinstance(ip, str):
+        return True
     try:
-        ip = st.context.ip_address
+        address = ipaddress.ip_address(ip.split("%", 1)[0])
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
+
+
+def _is_local() -> bool:
+    try:
+        return is_loopback(st.context.ip_address)
     except Exception:
         return False
-    return not isinstance(ip, str)
 
 
 def _oidc_logged_in() -> bool:
