@@ -193,7 +193,8 @@ def index_cases(store: Store, embedder: Embedder,
                if part == "complaint"}
     vectors = {h: np.frombuffer(blob, dtype=np.float32)
                for h, blob in store.vectors_by_hash(list(by_hash)).items()}
-    vectors.update(_embed(embedder, [(h, t) for h, t in by_hash.items() if h not in vectors]))
+    vectors.update(_embed(embedder, [(h, t) for h, t in by_hash.items() if h not in vectors],
+                          CaseWrites()))
     ids: list[int] = []
     added: list[np.ndarray] = []
     for case_id, parts in pieces.items():
