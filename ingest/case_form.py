@@ -13,10 +13,6 @@ from dataclasses import replace
 from ingest.records import Case
 from ingest.values import clean_text
 
-# Fields the form offers, in the order staff fill them in (発生日時 first, 状況 last).
-FORM_FIELDS: tuple[str, ...] = ("date", "channel", "product", "category", "title", "content",
-                                "customer_request", "cause", "response", "prevention",
-                                "escalated", "status")
 REQUIRED: tuple[str, ...] = ("date", "content")
 # A case marked as handled must say how it was handled.
 DONE_STATUSES: tuple[str, ...] = ("対応済", "完了")

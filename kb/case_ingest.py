@@ -143,11 +143,7 @@ def _prepare(store: Store, embedder: Embedder, cases: list[Case], writes: CaseWr
     writes.unchanged += len(cases) - len(changed)
     retired = store.retired([c.id for c in changed if c.id in stored])  # stored, not indexed
     pieces = {c.id: [] if c.id in retired else case_chunks(c) for c in changed}
-    by_hash = {text_hash(t): t for parts in pieces.values() for part, t in parts
-               if part == "complaint"}
-    found = {h: np.frombuffer(blob, dtype=np.float32)
-             for h, blob in store.vectors_by_hash(list(by_hash)).items()}
-    todo = [(h, t) for h, t in by_hash.items() if h not in found]
+    found, todo = _stored_vectors(store, pieces)
     writes.embedded += len(todo)
     pending = pool.submit(_embed, embedder, todo, writes) if todo else None
     return _Batch(changed, pieces, found, pending)
@@ -170,18 +166,37 @@ def _write(store: Store, batch: _Batch, now: str, writes: CaseWrites) -> int:
         store.upsert_case(case, now)
         if len(writes.changed_ids) < 20:
             writes.changed_ids.append(case.id)
-        for order, ((part, text), tokens) in enumerate(
-                zip(batch.pieces[case.id], fts[case.id], strict=True)):
-            digest = text_hash(text)
-            vector = batch.vectors[digest] if part == "complaint" else None
-            chunk_id = store.insert_chunk(case.id, part, order, text, digest, vector, tokens)
-            if vector is not None and not writes.rebuild_index:
-                writes.added_ids.append(chunk_id)
-                writes.added_vectors.append(vector)
+        added = _store_chunks(store, case.id, batch.pieces[case.id], fts[case.id], batch.vectors)
+        if not writes.rebuild_index:
+            writes.added_ids += [i for i, _ in added]
+            writes.added_vectors += [v for _, v in added]
     if len(writes.added_ids) > KEEP_VECTORS:
         writes.rebuild_index = True
         writes.added_ids, writes.added_vectors = [], []
     return len(batch.cases)
+
+
+def _stored_vectors(store: Store, pieces: dict[str, list[tuple[str, str]]]
+                   ) -> tuple[dict[str, np.ndarray], list[tuple[str, str]]]:
+    """Vectors already stored for these complaint texts (by hash), and the (hash, text) to embed."""
+    by_hash = {text_hash(t): t for parts in pieces.values() for part, t in parts
+               if part == "complaint"}
+    found = {h: np.frombuffer(blob, dtype=np.float32)
+             for h, blob in store.vectors_by_hash(list(by_hash)).items()}
+    return found, [(h, t) for h, t in by_hash.items() if h not in found]
+
+
+def _store_chunks(store: Store, case_id: str, parts: list[tuple[str, str]], tokens: list[str],
+                  vectors: dict[str, np.ndarray]) -> list[tuple[int, np.ndarray]]:
+    """Insert one case's chunks and FTS rows; return (chunk id, vector) of the embedded ones."""
+    added: list[tuple[int, np.ndarray]] = []
+    for order, ((part, text), fts) in enumerate(zip(parts, tokens, strict=True)):
+        digest = text_hash(text)
+        vector = vectors[digest] if part == "complaint" else None
+        chunk_id = store.insert_chunk(case_id, part, order, text, digest, vector, fts)
+        if vector is not None:
+            added.append((chunk_id, vector))
+    return added
 
 
 def index_cases(store: Store, embedder: Embedder,
@@ -189,21 +204,8 @@ def index_cases(store: Store, embedder: Embedder,
     """Inside a transaction: chunk, embed and store the chunks of stored cases that have none
     (restored ones); return the new chunk ids and vectors for FAISS."""
     pieces = {c.id: case_chunks(c) for c in cases}
-    by_hash = {text_hash(t): t for parts in pieces.values() for part, t in parts
-               if part == "complaint"}
-    vectors = {h: np.frombuffer(blob, dtype=np.float32)
-               for h, blob in store.vectors_by_hash(list(by_hash)).items()}
-    vectors.update(_embed(embedder, [(h, t) for h, t in by_hash.items() if h not in vectors],
-                          CaseWrites()))
-    ids: list[int] = []
-    added: list[np.ndarray] = []
-    for case_id, parts in pieces.items():
-        for order, (part, text) in enumerate(parts):
-            digest = text_hash(text)
-            vector = vectors[digest] if part == "complaint" else None
-            chunk_id = store.insert_chunk(case_id, part, order, text, digest, vector,
-                                          analyser.fts_document(text))
-            if vector is not None:
-                ids.append(chunk_id)
-                added.append(vector)
-    return ids, added
+    vectors, todo = _stored_vectors(store, pieces)
+    vectors.update(_embed(embedder, todo, CaseWrites()))
+    added = [pair for case_id, parts in pieces.items() for pair in _store_chunks(
+        store, case_id, parts, [analyser.fts_document(t) for _, t in parts], vectors)]
+    return [i for i, _ in added], [v for _, v in added]
