@@ -6,7 +6,7 @@ at 0.95 or more, measured on real embeddings in one run.
 Vectors: the base's stored chunk vectors (real USE embeddings of the ingested cases); sizes
 beyond the base are filled with perturbed copies (a real vector mixed with another, plus
 noise, renormalised). Queries: real JaQuAD question embeddings. Per size: exact single-query
-latency (1 thread, as on the search path), and for IVF (kb/approximate_index.py sizing) its
+latency (1 thread, as on the search path), and for IVF (kb/index/ivf.py sizing) its
 training time, then p50 latency and recall@10 against exact for several probe shares.
 """
 
@@ -25,9 +25,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kb import approximate_index as approx  # noqa: E402
-from kb.embeddings import load_embedder  # noqa: E402
-from kb.vector_index import VectorIndex  # noqa: E402
+from kb.embeddings import load_embedder
+from kb.index import ivf as approx
+from kb.index.faiss import VectorIndex
 
 QUERIES = ROOT.parent / "shared" / "data" / "jaquad_dev" / "queries.jsonl"
 

@@ -32,9 +32,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kb import Filters, KnowledgeBase  # noqa: E402
-from kb.clusters_data import Selection, load_selection  # noqa: E402
-from kb.clusters_method import features, partition  # noqa: E402
+from kb import Filters, KnowledgeBase
+from kb.clusters.data import Selection, load_selection
+from kb.clusters.method import features, partition
 
 SHARED = ROOT.parent / "shared" / "data"
 
@@ -145,7 +145,7 @@ def evaluate(name: str, directory: Path, field: str, seeds: int, english: bool) 
 
 
 def _louvain_only(vectors: np.ndarray, tokens: list[list[str]], seed: int) -> np.ndarray:
-    from kb.clusters_method import knn_graph, louvain
+    from kb.clusters.method import knn_graph, louvain
 
     return louvain(knn_graph(features(vectors, tokens, seed=seed), 10, seed), seed)
 

@@ -6,7 +6,7 @@ of a real case (CFPB and the sample ledger, from the bases bench/cluster_quality
 with two of its ten nearest real neighbours (Dirichlet(2, 1, 1) weights), adds Gaussian noise
 (sigma 0.02 per dimension) and renormalises; its tokens are 70% of the real case's plus 20%
 of a neighbour's; dates are spread over 2020-2025. They are written straight into a fresh
-base (cases, chunks with vectors, FTS5 rows) and clustered with `kb.clusters.cluster_cases`,
+base (cases, chunks with vectors, FTS5 rows) and clustered with `kb.clusters.report.cluster_cases`,
 exactly what `kb clusters` runs.
 
     python bench/cluster_scale.py [--cases 100000] [--workdir /tmp/kb-cluster-bench]
@@ -28,11 +28,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ingest.records import Case  # noqa: E402
-from kb import Filters, KnowledgeBase  # noqa: E402
-from kb.clusters import clear_cache, cluster_cases  # noqa: E402
-from kb.clusters_data import CaseRow, load_selection  # noqa: E402
-from kb.clusters_method import features, knn, knn_graph, louvain, spectral  # noqa: E402
+from ingest.records import Case
+from kb import Filters, KnowledgeBase
+from kb.clusters.data import CaseRow, load_selection
+from kb.clusters.method import features, knn, knn_graph, louvain, spectral
+from kb.clusters.report import clear_cache, cluster_cases
 
 
 def real_cases(sources: list[Path]) -> tuple[list[CaseRow], np.ndarray, list[list[str]]]:

@@ -21,8 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kb import KnowledgeBase, feedback
-from kb.evaluate import load_qrels, load_queries, mean_metrics
+from kb import KnowledgeBase
+from kb.search import feedback
+from kb.search.evaluate import load_qrels, load_queries, mean_metrics
 
 
 def ndcg(kb: KnowledgeBase, queries: list, qrels: dict, use_feedback: bool) -> float:

@@ -19,11 +19,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kb import KnowledgeBase
-from kb.analyser import fts_query
-from kb.evaluate import load_qrels, load_queries, mean_metrics
-from kb.filters import Filters
-from kb.fusion import adaptive, rrf, zscores, zsum
-from kb.search import gather
+from kb.index.analyser import fts_query
+from kb.search.cases import gather
+from kb.search.evaluate import load_qrels, load_queries, mean_metrics
+from kb.search.filters import Filters
+from kb.search.fusion import adaptive, rrf, zscores, zsum
 
 Fusion = Callable[[np.ndarray, np.ndarray], np.ndarray]
 

@@ -15,8 +15,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kb import KnowledgeBase
-from kb.evaluate import load_queries
-from kb.results import MODES
+from kb.search.evaluate import load_queries
+from kb.search.results import MODES
 
 
 def main() -> None:

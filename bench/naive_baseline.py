@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from rank_bm25 import BM25Okapi
 
-from kb.analyser import normalize
 from kb.embeddings import Embedder
+from kb.index.analyser import normalize
 
 _WORD = re.compile(r"[a-z0-9]+")
 

@@ -22,10 +22,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from scale_data import scale_cases  # noqa: E402
+from scale_data import scale_cases
 
-from kb import KnowledgeBase, case_ingest  # noqa: E402
-from kb.case_ingest import EMBED_BATCH, case_chunks  # noqa: E402
+from kb import KnowledgeBase
+from kb.write import cases as case_ingest
+from kb.write.cases import EMBED_BATCH, case_chunks
 
 
 def peak_rss_mb() -> float:

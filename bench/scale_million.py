@@ -30,10 +30,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kb import KnowledgeBase  # noqa: E402
-from kb.evaluate import load_queries  # noqa: E402
-from kb.results import MODES  # noqa: E402
-from kb.store import row_to_case  # noqa: E402
+from kb import KnowledgeBase
+from kb.search.evaluate import load_queries
+from kb.search.results import MODES
+from kb.storage.database import row_to_case
 
 DATA = ROOT.parent / "shared" / "data" / "jaquad_dev"
 _COLUMNS = ["id", "date", "title", "content", "customer_request", "cause", "response",

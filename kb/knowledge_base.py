@@ -21,20 +21,22 @@ from ingest.ledger import LedgerRead, read_ledger, write_rejects
 from ingest.limits import Limits
 from ingest.masking import MaskPolicy, mask_case, mask_text
 from ingest.records import Case
-from kb import analyser, audit, feedback
-from kb.calibration import Calibration, calibrate
-from kb.case_ingest import case_chunks, index_cases, write_cases  # noqa: F401 - case_chunks re-exported
-from kb.document_store import DocumentInfo, DocumentStore
 from kb.embeddings import DEFAULT_MODEL, Embedder, load_embedder
-from kb.feedback import FeedbackIndex
-from kb.filters import Filters
-from kb.fusion import DEFAULT_DENSE_PRIOR, DEFAULT_FUSION
-from kb.locking import WriterLock
-from kb.passages import search_passages
-from kb.results import SearchResult
-from kb.search import search_cases
-from kb.store import Store
-from kb.vector_index import DerivedIndex, VectorIndex
+from kb.index import analyser
+from kb.index.faiss import DerivedIndex, VectorIndex
+from kb.search import feedback
+from kb.search.calibration import Calibration, calibrate
+from kb.search.cases import search_cases
+from kb.search.feedback import FeedbackIndex
+from kb.search.filters import Filters
+from kb.search.fusion import DEFAULT_DENSE_PRIOR, DEFAULT_FUSION
+from kb.search.passages import search_passages
+from kb.search.results import SearchResult
+from kb.storage import audit
+from kb.storage.database import Store
+from kb.storage.documents import DocumentInfo, DocumentStore
+from kb.storage.locking import WriterLock
+from kb.write.cases import case_chunks, index_cases, write_cases  # noqa: F401 - case_chunks re-exported
 
 DEFAULT_INDEX_DIR = "indexes/default"
 CASES_KEY, DOCS_KEY = "vectors_version", "doc_vectors_version"  # manifest keys of the FAISS files
@@ -141,7 +143,7 @@ def _locked(method: Callable[..., T]) -> Callable[..., T]:
 
 
 def _writing(method: Callable[..., T]) -> Callable[..., T]:
-    """Hold the writer lock (kb/locking.py) for the whole write: other processes wait."""
+    """Hold the writer lock (kb/storage/locking.py) for the whole write: other processes wait."""
 
     @functools.wraps(method)
     def wrapper(self: KnowledgeBase, *args: object, **kwargs: object) -> T:
@@ -261,7 +263,7 @@ class KnowledgeBase:
     @_writing
     def ingest_cases(self, cases: Iterable[Case], progress: Progress | None = None,
                      masking: MaskPolicy | None = None) -> IngestReport:
-        """Upsert cases in one transaction, in bounded batches (kb/case_ingest.py); only text
+        """Upsert cases in one transaction, in bounded batches (kb/write/cases.py); only text
         that changed is embedded again. Personal data is masked first unless `masking` says
         otherwise. A retired case that comes in again is updated but stays retired."""
         return self._ingest_cases(cases, progress, masking or MaskPolicy(), "ingest_cases", "")
@@ -387,7 +389,7 @@ class KnowledgeBase:
 
     @_writing
     def calibrate(self, progress: Progress | None = None) -> Calibration | None:
-        """Choose the hybrid fusion's dense prior from the base's own labels (kb/calibration.py)."""
+        """Choose the hybrid fusion's dense prior from the base's own labels (kb/search/calibration.py)."""
         self._sync_index()
         result = calibrate(self.store, self.index, self.embedder, progress=progress)
         record = {"cases_total": self.store.counts()["cases"], "at": _now(),
@@ -561,8 +563,8 @@ class KnowledgeBase:
     def search(self, query: str, top_k: int = 10, mode: str = "hybrid",
                filters: Filters | None = None, fusion: str = DEFAULT_FUSION,
                use_feedback: bool = True, passages: int = 5) -> SearchResult:
-        """Most similar past cases for a free-text complaint (kb/search.py), and the manual
-        passages that apply (kb/passages.py)."""
+        """Most similar past cases for a free-text complaint (kb/search/cases.py), and the manual
+        passages that apply (kb/search/passages.py)."""
         started = time.perf_counter()
         qvec = None
         if mode != "lexical" and query.strip():

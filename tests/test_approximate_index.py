@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from kb import Filters, KnowledgeBase
-from kb import approximate_index as approx
+from kb.index import ivf as approx
+from kb.index.faiss import VectorIndex
 from kb.knowledge_base import Layout
-from kb.vector_index import VectorIndex
 
 
 def _real_vectors(root: Path) -> np.ndarray:

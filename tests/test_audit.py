@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from kb import KnowledgeBase
-from kb.audit import acting_as
-from kb.cli import main
+from kb.cli.main import main
 from kb.passwords import check_format, hash_password, verify_password
-from kb.schema import SCHEMA_VERSION, applied_migrations
+from kb.storage.audit import acting_as
+from kb.storage.schema import SCHEMA_VERSION, applied_migrations
 from tests.conftest import ROWS
 
 
@@ -54,7 +54,7 @@ def test_the_event_is_written_with_the_data_or_not_at_all(kb: KnowledgeBase) -> 
         kb.delete_cases(["T-002"])
     with pytest.raises(sqlite3.IntegrityError), acting_as("manager-b"), kb.store.transaction():
         kb.store.db.execute("DELETE FROM cases WHERE id = 'T-003'")
-        from kb import audit
+        from kb.storage import audit
 
         audit.record(kb.store.db, "delete_cases", "T-003", {"deleted": 1})
         kb.store.db.execute("INSERT INTO cases (id) VALUES ('broken')")  # NOT NULL fails

@@ -10,11 +10,11 @@ import pytest
 
 from ingest import read_ledger
 from kb import KnowledgeBase
-from kb.calibration import PRIORS
-from kb.evaluate import mean_metrics
-from kb.fusion import DEFAULT_DENSE_PRIOR
-from kb.results import MODES
 from kb.sample import SAMPLE_LEDGER
+from kb.search.calibration import PRIORS
+from kb.search.evaluate import mean_metrics
+from kb.search.fusion import DEFAULT_DENSE_PRIOR
+from kb.search.results import MODES
 from tests.conftest import HEADERS, ROWS, write_ledger
 
 
@@ -69,7 +69,7 @@ JAQUAD = Path(__file__).resolve().parents[2] / "shared" / "data" / "jaquad_dev"
                     reason="../shared/data/jaquad_dev is absent (real data is not in the repo)")
 def test_jaquad_hybrid_not_below_either_half(tmp_path: Path) -> None:
     """The design bar on real Japanese data: hybrid >= dense and >= lexical (nDCG@10)."""
-    from kb.evaluate import load_qrels, load_queries
+    from kb.search.evaluate import load_qrels, load_queries
 
     with KnowledgeBase.open(tmp_path / "jaquad") as kb:
         kb.ingest_ledger(JAQUAD / "corpus.jsonl",

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from ingest.ledger import read_ledger
-from kb import KnowledgeBase, case_ingest
+from kb import KnowledgeBase
+from kb.write import cases as case_ingest
 
 
 def _orphans(root: Path) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from kb import KnowledgeBase
-from kb.cli import main
+from kb.cli.main import main
 
 MANUAL = """# 配送トラブル対応マニュアル
 

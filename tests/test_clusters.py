@@ -22,8 +22,8 @@ from click.testing import CliRunner
 
 from ingest.records import Case
 from kb import Filters, KnowledgeBase
-from kb.clusters import CONTINUES, GROWING_NO_MEASURE, ClusterReport, cluster_cases
-from kb.clusters_describe import cases_after, class_keywords, month_range, trend_of
+from kb.clusters.describe import cases_after, class_keywords, month_range, trend_of
+from kb.clusters.report import CONTINUES, GROWING_NO_MEASURE, ClusterReport, cluster_cases
 from tests.conftest import ROOT, SAMPLE_LEDGER
 
 KT10_MEASURE = "C-2024-0027"
@@ -111,7 +111,7 @@ def test_clusters_agree_with_the_ledgers_categories_better_than_tfidf_kmeans(
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-    from kb.analyser import tokens
+    from kb.index.analyser import tokens
 
     ids = list(report.cases)
     cases = sample_kb.store.get_cases(ids)
@@ -205,8 +205,8 @@ def test_map_positions_every_case_and_exports_round_trip(report: ClusterReport) 
 
 
 def test_cli_clusters_text_json_and_csv(sample_dir: Path, tmp_path: Path) -> None:
-    import kb.cli_clusters  # noqa: F401 - registers `kb clusters`
-    from kb.cli import main
+    import kb.cli.clusters  # noqa: F401 - registers `kb clusters`
+    from kb.cli.main import main
 
     runner = CliRunner()
     out = tmp_path / "cases.csv"
@@ -243,7 +243,7 @@ def test_describe_helpers() -> None:
 
 
 def test_tiny_groups_become_listed_outliers_and_capped_groups_merge_without_being_outliers() -> None:
-    from kb.clusters_method import _dissolve_small
+    from kb.clusters.method import _dissolve_small
 
     feats = np.random.default_rng(0).normal(size=(20, 4)).astype(np.float32)
     groups = np.array([0] * 6 + [1] * 8 + [2] * 4 + [3] * 2)

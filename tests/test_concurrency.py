@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 from kb import KnowledgeBase
-from kb.check import check_base
-from kb.locking import WriterLock
+from kb.ops.check import check_base
+from kb.storage.locking import WriterLock
 from tests.concurrency_procs import MARKERS
 from tests.conftest import ROOT, SAMPLE_LEDGER
 

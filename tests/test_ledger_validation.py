@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from openpyxl import Workbook
 
 from ingest import IngestError, LedgerError, read_ledger
-from kb.cli import main
+from kb.cli.main import main
 from tests.conftest import HEADERS, ROWS, write_ledger
 
 # Column indexes in HEADERS.

@@ -134,7 +134,7 @@ def test_export_buttons_and_retired_list(tmp_path: Path, ledger: Path) -> None:
 
 
 def test_an_exported_workbook_uploads_with_no_changes(tmp_path: Path, ledger: Path) -> None:
-    from kb.export import export
+    from kb.outputs.export import export
 
     with KnowledgeBase.open(_base(tmp_path)) as kb:
         kb.ingest_ledger(ledger)

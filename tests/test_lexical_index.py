@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from kb import Filters, KnowledgeBase, lexical_index
-from kb.analyser import fts_query
-from kb.search import FTS_WEIGHTS
+from kb import Filters, KnowledgeBase
+from kb.index import bm25_memory as lexical_index
+from kb.index.analyser import fts_query
+from kb.search.cases import FTS_WEIGHTS
 
 QUERIES = ["荷物が届かない", "ケトルの電源が入らない", "二重に請求された", "ログインできない エラー",
            "KT-10 wrong item", "交換品に付属品がない", "担当者の態度が悪い"]

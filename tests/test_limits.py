@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from ingest.limits import LimitError, Limits
 from ingest.records import Case
 from kb import KnowledgeBase
-from kb.cli import main
+from kb.cli.main import main
 from tests.conftest import HEADERS, ROWS, write_ledger
 
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from ingest.errors import IngestError
 from kb import KnowledgeBase
-from kb.cli import main
+from kb.cli.main import main
 
 MANUAL = """# 配送トラブル対応マニュアル
 

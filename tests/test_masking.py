@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from ingest.masking import MaskPolicy, describe_counts, mask_case, mask_text
 from ingest.records import Case
 from kb import KnowledgeBase
-from kb.cli import main
+from kb.cli.main import main
 from tests.conftest import write_ledger
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")

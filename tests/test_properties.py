@@ -22,9 +22,9 @@ from ingest.ledger import read_ledger
 from ingest.masking import mask_text
 from ingest.records import CASE_FIELDS
 from ingest.values import parse_date, parse_flag
-from kb import analyser
-from kb.filters import Filters
+from kb.index import analyser
 from kb.knowledge_base import KnowledgeBase
+from kb.search.filters import Filters
 
 # Modest by default (the file runs in seconds); KB_FUZZ_EXAMPLES=2000 for a long hunt.
 _EXAMPLES = int(os.environ.get("KB_FUZZ_EXAMPLES", "150"))

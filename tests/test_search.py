@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kb import Filters, KnowledgeBase
-from kb.fusion import FUSIONS
-from kb.results import MODES
+from kb.search.fusion import FUSIONS
+from kb.search.results import MODES
 
 DELIVERY = {"配送遅延", "誤配送"}
 

@@ -7,7 +7,7 @@ import streamlit as st
 
 from ingest.limits import Limits
 from kb import KnowledgeBase
-from kb.audit import AuditEvent
+from kb.storage.audit import AuditEvent
 from ui import auth
 from ui.auth import acting_as, require_manager
 from ui.i18n import tr

@@ -13,7 +13,14 @@ import pandas as pd
 import streamlit as st
 
 from kb import Filters, KnowledgeBase
-from kb.clusters import CONTINUES, GROWING_NO_MEASURE, Cluster, ClusterParams, ClusterReport, cluster_cases
+from kb.clusters.report import (
+    CONTINUES,
+    GROWING_NO_MEASURE,
+    Cluster,
+    ClusterParams,
+    ClusterReport,
+    cluster_cases,
+)
 from ui.filters import period_filter
 from ui.i18n import tr
 from ui.text import escape_markdown

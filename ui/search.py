@@ -1,6 +1,6 @@
 """Search page: describe a new complaint, see similar past cases and how they were handled.
 
-Thin: the knowledge base ranks, `kb.handover` writes the note; this module lays
+Thin: the knowledge base ranks, `kb.outputs.handover` writes the note; this module lays
 out widgets. Ledger text is always escaped before it reaches Markdown.
 """
 
@@ -11,10 +11,10 @@ import datetime as dt
 import streamlit as st
 
 from kb import Filters, KnowledgeBase, SearchResult
-from kb.analyser import match_spans, tokens
-from kb.export import export
-from kb.handover import handover_html, handover_markdown
-from kb.results import CaseHit, PassageHit
+from kb.index.analyser import match_spans, tokens
+from kb.outputs.export import export
+from kb.outputs.handover import handover_html, handover_markdown
+from kb.search.results import CaseHit, PassageHit
 from ui import nav
 from ui.filters import period_filter
 from ui.i18n import field_label, lang, tr

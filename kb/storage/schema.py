@@ -124,7 +124,7 @@ def m004_retire_and_drafts() -> str:
 
 
 def m005_audit_log() -> str:
-    """Who changed the knowledge base, when, what and how much (kb/audit.py).
+    """Who changed the knowledge base, when, what and how much (kb/storage/audit.py).
 
     Numbered 5: it was written beside number 4 (retiring cases), which landed after it.
     """

@@ -18,14 +18,14 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from kb.analyser import fts_query
 from kb.embeddings import Embedder
-from kb.evaluate import metrics_for
-from kb.filters import Filters
-from kb.fusion import DEFAULT_DENSE_PRIOR, adaptive
-from kb.search import gather
-from kb.store import Store
-from kb.vector_index import VectorIndex
+from kb.index.analyser import fts_query
+from kb.index.faiss import VectorIndex
+from kb.search.cases import gather
+from kb.search.evaluate import metrics_for
+from kb.search.filters import Filters
+from kb.search.fusion import DEFAULT_DENSE_PRIOR, adaptive
+from kb.storage.database import Store
 
 PRIORS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
 MIN_LABELLED = 40  # fewer labelled cases than this: too little to learn from

@@ -69,4 +69,4 @@ class SearchResult:
     hits: list[CaseHit]
     took_ms: float
     passages: list[PassageHit] = field(default_factory=list)
-    state_version: int = 0  # the committed state it saw (kb/store.py)
+    state_version: int = 0  # the committed state it saw (kb/storage/database.py)

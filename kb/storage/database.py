@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from ingest.records import Case
-from kb import faults
-from kb.filters import Filters
-from kb.schema import migrate
+from kb.search.filters import Filters
+from kb.storage import faults
+from kb.storage.schema import migrate
 
 _CASE_COLUMNS = [f.name for f in fields(Case)]
 _BATCH = 900  # stay under SQLite's bound-parameter limit

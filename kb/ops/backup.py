@@ -17,9 +17,9 @@ import sqlite3
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from kb.check import INDEXES, CheckReport, check_base
-from kb.locking import LOCK_NAME, WriterLock
-from kb.vector_index import file_version
+from kb.index.faiss import file_version
+from kb.ops.check import INDEXES, CheckReport, check_base
+from kb.storage.locking import LOCK_NAME, WriterLock
 
 BACKUP_FORMAT = 1
 MANIFEST_NAME = "backup.json"

@@ -13,14 +13,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kb import analyser, lexical_index
 from kb.embeddings import Embedder
-from kb.feedback import FeedbackIndex
-from kb.filters import Filters
-from kb.fusion import DEFAULT_DENSE_PRIOR, DEFAULT_FUSION, fuse
-from kb.results import MODES, CaseHit, SearchResult
-from kb.store import Store
-from kb.vector_index import VectorIndex
+from kb.index import analyser
+from kb.index import bm25_memory as lexical_index
+from kb.index.faiss import VectorIndex
+from kb.search.feedback import FeedbackIndex
+from kb.search.filters import Filters
+from kb.search.fusion import DEFAULT_DENSE_PRIOR, DEFAULT_FUSION, fuse
+from kb.search.results import MODES, CaseHit, SearchResult
+from kb.storage.database import Store
 
 # Resolution text (cause/response/prevention) counts less than what the customer said.
 FTS_WEIGHTS = (1.0, 0.4)
@@ -173,7 +174,7 @@ def _complete_lexical(store: Store, match: str, case_ids: list[str],
 
 
 def _lexical_index(store: Store) -> lexical_index.LexicalIndex | None:
-    """BM25 in memory on a large base (kb/lexical_index.py), rebuilt when cases change."""
+    """BM25 in memory on a large base (kb/index/bm25_memory.py), rebuilt when cases change."""
     # "vectors_version" (knowledge_base.CASES_KEY) moves with every write to the cases.
     return lexical_index.for_store(store, store.index_version("vectors_version"), FTS_WEIGHTS)
 

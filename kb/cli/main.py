@@ -15,14 +15,14 @@ from ingest.fields import map_headers
 from ingest.limits import Limits
 from ingest.masking import NO_MASKING, MaskPolicy, describe_counts
 from ingest.tables import LEDGER_SUFFIXES
-from kb import audit
 from kb.embeddings import EmbedderError
-from kb.evaluate import Query, load_qrels, load_queries, mean_metrics
-from kb.filters import Filters
-from kb.fusion import DEFAULT_FUSION, FUSIONS
 from kb.knowledge_base import KnowledgeBase, KnowledgeBaseError, Progress
-from kb.locking import WriterLockTimeout
-from kb.results import MODES, SearchResult
+from kb.search.evaluate import Query, load_qrels, load_queries, mean_metrics
+from kb.search.filters import Filters
+from kb.search.fusion import DEFAULT_FUSION, FUSIONS
+from kb.search.results import MODES, SearchResult
+from kb.storage import audit
+from kb.storage.locking import WriterLockTimeout
 
 _LABELS = {"cause": "原因 cause", "response": "対応 response", "prevention": "再発防止策 prevention"}
 
@@ -470,7 +470,7 @@ def evaluate(obj: Context, queries: str | None, qrels: str | None, from_feedback
         click.echo(f"{mode:<8}" + "".join(f"{values[n]:>10.4f}" for n in names))
 
 
-from kb import cli_admin, cli_cases, cli_clusters, cli_reliability  # noqa: E402,F401 - register their commands
+from kb.cli import admin, cases, clusters, reliability  # noqa: E402,F401 - register their commands
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -3,7 +3,7 @@
 The file on disk carries the SQLite state version it reflects, and is written
 atomically (temp file, fsync, rename). A missing or stale file is rebuilt from
 SQLite by the caller, so the index can never lose data. Exact search below a
-measured size, approximate (IVF) above it: kb/approximate_index.py.
+measured size, approximate (IVF) above it: kb/index/ivf.py.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from kb import approximate_index as approx
-from kb import faults
-from kb.locking import WriterLock
+from kb.index import ivf as approx
+from kb.storage import faults
+from kb.storage.locking import WriterLock
 
 _MAGIC = b"KBFAISS1"
 _HEADER = struct.Struct("<8sqq")  # magic, state version, dim

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from kb.cli import Context, main
+from kb.cli.main import Context, main
 from kb.passwords import hash_password
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from kb.cli import Context, main
-from kb.export import FORMATS, export
-from kb.results import MODES
+from kb.cli.main import Context, main
+from kb.outputs.export import FORMATS, export
+from kb.search.results import MODES
 
 
 @main.command()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kb.filters import Filters
+from kb.search.filters import Filters
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,9 +19,9 @@ import numpy as np
 
 from ingest.chunking import chunk_text
 from ingest.records import Case
-from kb import analyser
 from kb.embeddings import Embedder
-from kb.store import Store
+from kb.index import analyser
+from kb.storage.database import Store
 
 EMBED_BATCH = 256
 CASE_BATCH = 1024

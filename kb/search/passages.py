@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from kb import analyser
-from kb.document_store import DocumentStore
-from kb.fusion import DEFAULT_DENSE_PRIOR, adaptive
-from kb.results import PassageHit
-from kb.vector_index import VectorIndex
+from kb.index import analyser
+from kb.index.faiss import VectorIndex
+from kb.search.fusion import DEFAULT_DENSE_PRIOR, adaptive
+from kb.search.results import PassageHit
+from kb.storage.documents import DocumentStore
 
 PER_DOCUMENT = 2  # at most this many passages of one manual, so several manuals can show
 # A passage shares a query word, or is nearly as close in meaning as the closest one;

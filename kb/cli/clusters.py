@@ -7,9 +7,16 @@ from pathlib import Path
 
 import click
 
-from kb.cli import Context, main
-from kb.clusters import CONTINUES, GROWING_NO_MEASURE, Cluster, ClusterParams, ClusterReport, cluster_cases
-from kb.filters import Filters
+from kb.cli.main import Context, main
+from kb.clusters.report import (
+    CONTINUES,
+    GROWING_NO_MEASURE,
+    Cluster,
+    ClusterParams,
+    ClusterReport,
+    cluster_cases,
+)
+from kb.search.filters import Filters
 
 _SPARK = "▁▂▃▄▅▆▇█"
 _STATUS = {"continues": "再発継続 continues after measure",

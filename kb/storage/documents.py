@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kb.store import _chunks, _marks, iter_vectors
+from kb.storage.database import _chunks, _marks, iter_vectors
 
 # Headings count less than the passage text itself in BM25.
 FTS_WEIGHTS = (0.5, 1.0)

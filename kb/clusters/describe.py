@@ -1,6 +1,6 @@
 """What a cluster is about and how it behaves over time: keywords, months, growth, measures.
 
-Pure functions over plain values; kb/clusters.py assembles them into the report.
+Pure functions over plain values; kb/clusters/report.py assembles them into the report.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import numpy as np
 FUSIONS = ("adaptive", "zsum", "rrf")
 DEFAULT_FUSION = "adaptive"
 # Prior weight of the dense half in `adaptive` when the base has not been calibrated
-# (kb/calibration.py): best single value across JaQuAD and CFPB, see BENCHMARKS.md.
+# (kb/search/calibration.py): best single value across JaQuAD and CFPB, see BENCHMARKS.md.
 DEFAULT_DENSE_PRIOR = 0.4
 
 

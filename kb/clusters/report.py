@@ -1,8 +1,8 @@
 """Similar-incident clusters for the monthly review: labelled groups, trends, escalation share,
 and whether prevention measures (再発防止策) stopped recurrence.
 
-`cluster_cases(kb, filters, params)` reads the selected cases (kb/clusters_data.py), clusters
-them (kb/clusters_method.py) and describes each cluster (kb/clusters_describe.py). Results are
+`cluster_cases(kb, filters, params)` reads the selected cases (kb/clusters/data.py), clusters
+them (kb/clusters/method.py) and describes each cluster (kb/clusters/describe.py). Results are
 cached per knowledge-base state version, filters and parameters.
 
 Prevention effectiveness is judged per *issue*, a sub-group of near-identical complaints
@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kb.clusters_data import CaseRow, Selection, load_selection, read_version
-from kb.clusters_describe import (
+from kb.clusters.data import CaseRow, Selection, load_selection, read_version
+from kb.clusters.describe import (
     Measure,
     cases_after,
     class_keywords,
@@ -44,8 +44,8 @@ from kb.clusters_describe import (
     recent_and_previous,
     trend_of,
 )
-from kb.clusters_method import Partition, layout_2d, partition, subgroups
-from kb.filters import Filters
+from kb.clusters.method import Partition, layout_2d, partition, subgroups
+from kb.search.filters import Filters
 
 if TYPE_CHECKING:
     from kb.knowledge_base import KnowledgeBase

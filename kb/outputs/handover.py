@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 
-from kb.results import SearchResult
+from kb.search.results import SearchResult
 
 LABELS: dict[str, tuple[str, str]] = {
     "heading": ("引き継ぎメモ（二次対応用）", "Hand-over note (for escalation)"),

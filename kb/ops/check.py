@@ -17,10 +17,10 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from kb.locking import WriterLock
-from kb.schema import SCHEMA_VERSION
-from kb.store import iter_vectors
-from kb.vector_index import DerivedIndex, VectorIndex, file_version
+from kb.index.faiss import DerivedIndex, VectorIndex, file_version
+from kb.storage.database import iter_vectors
+from kb.storage.locking import WriterLock
+from kb.storage.schema import SCHEMA_VERSION
 
 SPOT_CHECKS = 64  # vectors compared between FAISS and SQLite per index
 

@@ -1,0 +1,1 @@
+"""Operations on a whole base: check/repair, backup/restore."""

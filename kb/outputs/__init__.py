@@ -1,0 +1,1 @@
+"""What leaves the base: exports and hand-over notes."""

@@ -1,0 +1,1 @@
+"""Ranking: cases, manual passages, fusion, filters, feedback, calibration."""

@@ -1,0 +1,1 @@
+"""SQLite and the base's directory: the only code that touches them."""

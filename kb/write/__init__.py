@@ -1,0 +1,1 @@
+"""Writes to the base: cases, manuals, lifecycle, reindex."""
