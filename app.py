@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kb.sample import ensure_sample
+from kb import ensure_sample
 from ui import admin, case, clusters, ledgers, manuals, nav, record, search
 from ui.i18n import COMMON, LANGUAGES, tr
 from ui.state import knowledge_base

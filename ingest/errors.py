@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kb.errors import KBError
 
-class IngestError(Exception):
+
+class IngestError(KBError):
     """A whole file cannot be read (unknown format, undecodable, no content column)."""
 
     def __init__(self, path: str, message: str) -> None:

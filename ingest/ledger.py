@@ -44,7 +44,7 @@ def read_ledger(path: str | Path, overrides: dict[str, str] | None = None,
     Over-limit files (size, rows) raise LimitError; an over-long cell rejects its row.
     """
     path = Path(path)
-    limits = limits or Limits.from_env()
+    limits = limits or Limits()
     if path.is_file():
         limits.check_size(str(path), path.stat().st_size)
     table = read_table(path, encoding)

@@ -7,7 +7,6 @@ embedder's queue or a result card. Defaults suit a laptop; the environment
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from ingest.errors import IngestError
@@ -25,19 +24,6 @@ class LimitError(IngestError):
     """An input is over a configured limit; nothing from it was written."""
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(float(raw))
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a number") from None
-    if value <= 0:
-        raise ValueError(f"{name}={raw!r} must be a positive number")
-    return value
-
-
 @dataclass(frozen=True)
 class Limits:
     """How much one input may hold."""
@@ -45,16 +31,6 @@ class Limits:
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_MB * 1024 * 1024
     max_rows: int = DEFAULT_MAX_ROWS
     max_field_chars: int = DEFAULT_MAX_FIELD_CHARS
-
-    @classmethod
-    def from_env(cls, max_upload_mb: float | None = None, max_rows: int | None = None,
-                 max_field_chars: int | None = None) -> Limits:
-        """Explicit values (CLI flags) first, then KB_MAX_* variables, then the defaults."""
-        mb = max_upload_mb or _env_int("KB_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB)
-        return cls(max_upload_bytes=int(mb * 1024 * 1024),
-                   max_rows=max_rows or _env_int("KB_MAX_ROWS", DEFAULT_MAX_ROWS),
-                   max_field_chars=max_field_chars
-                   or _env_int("KB_MAX_FIELD_CHARS", DEFAULT_MAX_FIELD_CHARS))
 
     def check_size(self, path: str, size: int) -> None:
         """Refuse a file larger than the upload limit before reading it."""

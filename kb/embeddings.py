@@ -14,6 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
+from kb.errors import EmbedderError
 from kb.index.analyser import normalize
 
 DEFAULT_MODEL = "use-multilingual-v3"
@@ -33,10 +34,6 @@ class Embedder(Protocol):
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray: ...
-
-
-class EmbedderError(Exception):
-    """The requested model cannot be loaded; the message says what to try."""
 
 
 def _unit(matrix: np.ndarray) -> np.ndarray:

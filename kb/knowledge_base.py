@@ -10,20 +10,22 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 
 from ingest.documents import read_document
-from ingest.ledger import LedgerRead, read_ledger, write_rejects
+from ingest.ledger import read_ledger, write_rejects
 from ingest.limits import Limits
 from ingest.masking import MaskPolicy, mask_case, mask_text
 from ingest.records import Case
 from kb.embeddings import DEFAULT_MODEL, Embedder, load_embedder
+from kb.errors import KnowledgeBaseError, ModelMismatchError
 from kb.index import analyser
 from kb.index.faiss import DerivedIndex, VectorIndex
+from kb.reports import DocumentReport, IngestReport, Progress, Stats
 from kb.search import feedback
 from kb.search.calibration import Calibration, calibrate
 from kb.search.cases import search_cases
@@ -32,27 +34,17 @@ from kb.search.filters import Filters
 from kb.search.fusion import DEFAULT_DENSE_PRIOR, DEFAULT_FUSION
 from kb.search.passages import search_passages
 from kb.search.results import SearchResult
+from kb.settings import Settings, resolve_index_dir
 from kb.storage import audit
 from kb.storage.database import Store
 from kb.storage.documents import DocumentInfo, DocumentStore
 from kb.storage.locking import WriterLock
 from kb.write.cases import case_chunks, index_cases, write_cases  # noqa: F401 - case_chunks re-exported
 
-DEFAULT_INDEX_DIR = "indexes/default"
 CASES_KEY, DOCS_KEY = "vectors_version", "doc_vectors_version"  # manifest keys of the FAISS files
 EMBED_BATCH = 256
 
-# progress(done, total, stage) -- the CLI draws a bar, the app a st.progress.
-Progress = Callable[[int, int, str], None]
 T = TypeVar("T")
-
-
-class KnowledgeBaseError(Exception):
-    """A problem the user can fix; the message says how."""
-
-
-class ModelMismatchError(KnowledgeBaseError):
-    """The base was embedded with another model than the one requested."""
 
 
 @dataclass(frozen=True)
@@ -72,55 +64,6 @@ class Layout:
     @property
     def doc_vectors(self) -> Path:
         return self.root / "documents.faiss"
-
-
-@dataclass
-class IngestReport:
-    """What an ingest did, for the CLI and the app to show."""
-
-    source: str = ""
-    new: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    rejected: int = 0
-    embedded: int = 0  # chunk texts that had to be embedded (others reused stored vectors)
-    rejects_file: str | None = None
-    masked: dict[str, int] = field(default_factory=dict)  # kind -> count (ingest/masking.py)
-    ledger: LedgerRead | None = field(default=None, repr=False)
-
-
-@dataclass
-class DocumentReport:
-    """What one manual upload did: new, replaced, or unchanged (identical file skipped)."""
-
-    name: str
-    status: str
-    title: str
-    pages: int | None
-    passages: int
-    warnings: list[str]
-
-
-@dataclass(frozen=True)
-class Stats:
-    cases: int  # active cases (retired ones are kept but not searched)
-    retired: int
-    chunks: int
-    vectors: int
-    escalated: int
-    documents: int
-    model: str
-    dim: int
-    analyser: str
-    schema_version: int
-    state_version: int
-    directory: str
-    fusion_dense_prior: float
-    fusion_calibration: str  # how the prior was chosen (JSON), '' if never calibrated
-
-
-def resolve_index_dir(directory: str | os.PathLike[str] | None = None) -> Path:
-    return Path(directory or os.environ.get("KB_INDEX_DIR") or DEFAULT_INDEX_DIR)
 
 
 def _now() -> str:
@@ -190,7 +133,7 @@ class KnowledgeBase:
         try:
             manifest = store.manifest()
             stored = manifest.get("model")
-            wanted = model or os.environ.get("KB_EMBEDDING_MODEL") or stored or DEFAULT_MODEL
+            wanted = model or Settings.from_env().embedding_model or stored or DEFAULT_MODEL
             if stored and wanted != stored:
                 raise ModelMismatchError(
                     f"the knowledge base at {layout.root} was built with embedding model "
@@ -272,7 +215,7 @@ class KnowledgeBase:
                       action: str, target: str, rejected: int = 0,
                       limits: Limits | None = None) -> IngestReport:
         report = IngestReport()
-        prepared = self._prepared(cases, masking, report, limits or Limits.from_env())
+        prepared = self._prepared(cases, masking, report, limits or Settings.from_env().limits())
         before = self.store.index_version(CASES_KEY)
         with self.store.transaction():
             self.store.mark_index_changed(CASES_KEY)
@@ -479,7 +422,7 @@ class KnowledgeBase:
         """Add or replace a manual by file name; an identical file is skipped (and said so)."""
         source = Path(path) if path is not None else Path(name or "document")
         if data is not None or source.is_file():
-            Limits.from_env().check_size(name or source.name,
+            Settings.from_env().limits().check_size(name or source.name,
                                          len(data) if data is not None else source.stat().st_size)
         doc = read_document(source, data=data, name=name, ocr=ocr)
         content = data if data is not None else source.read_bytes()

@@ -13,10 +13,12 @@ import hashlib
 import hmac
 import os
 
+from kb.errors import KBError
+
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 
-class PasswordFormatError(ValueError):
+class PasswordFormatError(KBError, ValueError):
     """The configured hash is in no format we know; the message shows the accepted ones."""
 
 

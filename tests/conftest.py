@@ -90,7 +90,7 @@ def kb(tmp_path: Path, ledger: Path):
 def sample_base_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo ledger ingested once per test session (tests copy it, never change it)."""
     from kb import KnowledgeBase
-    from kb.sample import ensure_sample
+    from kb.write.sample import ensure_sample
 
     root = tmp_path_factory.mktemp("sample-template") / "kb"
     with KnowledgeBase.open(root) as base:

@@ -10,11 +10,11 @@ import pytest
 
 from ingest import read_ledger
 from kb import KnowledgeBase
-from kb.sample import SAMPLE_LEDGER
 from kb.search.calibration import PRIORS
 from kb.search.evaluate import mean_metrics
 from kb.search.fusion import DEFAULT_DENSE_PRIOR
 from kb.search.results import MODES
+from kb.write.sample import SAMPLE_LEDGER
 from tests.conftest import HEADERS, ROWS, write_ledger
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ingest.limits import LimitError, Limits
+from ingest.limits import LimitError
 from ingest.records import Case
-from kb import KnowledgeBase
+from kb import KnowledgeBase, Settings
 from kb.cli.main import main
 from tests.conftest import HEADERS, ROWS, write_ledger
 
@@ -76,11 +76,11 @@ def test_a_single_case_with_an_over_long_field_is_refused(
 
 
 def test_bad_limit_settings_are_named() -> None:
-    assert Limits.from_env(max_rows=3).max_rows == 3
+    assert Settings.from_env().limits(max_rows=3).max_rows == 3
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("KB_MAX_ROWS", "many")
         with pytest.raises(ValueError, match="KB_MAX_ROWS='many' is not a number"):
-            Limits.from_env()
+            Settings.from_env()
     assert HEADERS[3] == "クレーム内容"  # the column the long-field test fills
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from ingest import read_ledger
 from kb import Filters, KnowledgeBase
-from kb.sample import SAMPLE_LEDGER, ensure_sample
+from kb.write.sample import SAMPLE_LEDGER, ensure_sample
 
 
 @pytest.fixture(scope="module")

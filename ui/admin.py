@@ -5,9 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ingest.limits import Limits
-from kb import KnowledgeBase
-from kb.storage.audit import AuditEvent
+from kb import AuditEvent, KnowledgeBase, Settings
 from ui import auth
 from ui.auth import acting_as, require_manager
 from ui.i18n import tr
@@ -67,7 +65,7 @@ def _settings() -> None:
     st.subheader(tr(TEXT, "settings"))
     how = ("how_open" if auth.open_mode() else
            "how_oidc" if auth.oidc_configured() and auth.password_hash() is None else "how_password")
-    limits = Limits.from_env()
+    limits = Settings.from_env().limits()
     st.caption(tr(TEXT, "access", how=tr(TEXT, how)))
     st.caption(tr(TEXT, "limits", mb=limits.max_upload_bytes / 1024 / 1024, rows=limits.max_rows,
                   chars=limits.max_field_chars))

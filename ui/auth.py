@@ -20,8 +20,7 @@ import time
 
 import streamlit as st
 
-from kb.passwords import PasswordFormatError, check_format, hash_password, verify_password
-from kb.storage.audit import acting_as, default_actor
+from kb import PasswordFormatError, acting_as, check_format, default_actor, hash_password, verify_password
 from ui.i18n import tr
 
 __all__ = ["acting_as", "current_manager", "require_manager", "sign_out_button"]

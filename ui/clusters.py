@@ -12,13 +12,14 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from kb import Filters, KnowledgeBase
-from kb.clusters.report import (
+from kb import (
     CONTINUES,
     GROWING_NO_MEASURE,
     Cluster,
     ClusterParams,
     ClusterReport,
+    Filters,
+    KnowledgeBase,
     cluster_cases,
 )
 from ui.filters import period_filter

@@ -21,8 +21,7 @@ from ingest.ledger import LedgerRead, read_ledger
 from ingest.masking import MaskPolicy, describe_counts, mask_case
 from ingest.records import CASE_FIELDS
 from ingest.tables import LEDGER_SUFFIXES, TEXT_ENCODINGS, read_table
-from kb import KnowledgeBase
-from kb.outputs.export import export, table
+from kb import KnowledgeBase, export, table
 from ui import nav
 from ui.auth import acting_as, require_manager
 from ui.i18n import field_label, lang, tr

@@ -7,8 +7,7 @@ import streamlit as st
 
 from ingest.documents import DOCUMENT_SUFFIXES
 from ingest.errors import IngestError
-from kb import KnowledgeBase
-from kb.storage.documents import DocumentInfo
+from kb import DocumentInfo, KnowledgeBase
 from ui.auth import acting_as, require_manager
 from ui.i18n import tr
 from ui.text import escape_markdown

@@ -10,11 +10,18 @@ import datetime as dt
 
 import streamlit as st
 
-from kb import Filters, KnowledgeBase, SearchResult
-from kb.index.analyser import match_spans, tokens
-from kb.outputs.export import export
-from kb.outputs.handover import handover_html, handover_markdown
-from kb.search.results import CaseHit, PassageHit
+from kb import (
+    CaseHit,
+    Filters,
+    KnowledgeBase,
+    PassageHit,
+    SearchResult,
+    export,
+    handover_html,
+    handover_markdown,
+    match_spans,
+    tokens,
+)
 from ui import nav
 from ui.filters import period_filter
 from ui.i18n import field_label, lang, tr

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kb import KnowledgeBase
-from kb.knowledge_base import resolve_index_dir
+from kb import KnowledgeBase, resolve_index_dir
 
 
 @st.cache_resource(show_spinner="ナレッジベースを読み込み中… Loading the knowledge base…")

@@ -6,8 +6,8 @@ import json
 
 import click
 
+from kb import hash_password
 from kb.cli.main import Context, main
-from kb.passwords import hash_password
 
 
 @main.command(name="audit")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
+from kb import EXPORT_FORMATS as FORMATS
+from kb import MODES, export
 from kb.cli.main import Context, main
-from kb.outputs.export import FORMATS, export
-from kb.search.results import MODES
 
 
 @main.command()

@@ -7,16 +7,8 @@ from pathlib import Path
 
 import click
 
+from kb import CONTINUES, GROWING_NO_MEASURE, Cluster, ClusterParams, ClusterReport, Filters, cluster_cases
 from kb.cli.main import Context, main
-from kb.clusters.report import (
-    CONTINUES,
-    GROWING_NO_MEASURE,
-    Cluster,
-    ClusterParams,
-    ClusterReport,
-    cluster_cases,
-)
-from kb.search.filters import Filters
 
 _SPARK = "▁▂▃▄▅▆▇█"
 _STATUS = {"continues": "再発継続 continues after measure",

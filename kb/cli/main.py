@@ -15,14 +15,24 @@ from ingest.fields import map_headers
 from ingest.limits import Limits
 from ingest.masking import NO_MASKING, MaskPolicy, describe_counts
 from ingest.tables import LEDGER_SUFFIXES
-from kb.embeddings import EmbedderError
-from kb.knowledge_base import KnowledgeBase, KnowledgeBaseError, Progress
-from kb.search.evaluate import Query, load_qrels, load_queries, mean_metrics
-from kb.search.filters import Filters
-from kb.search.fusion import DEFAULT_FUSION, FUSIONS
-from kb.search.results import MODES, SearchResult
-from kb.storage import audit
-from kb.storage.locking import WriterLockTimeout
+from kb import (
+    DEFAULT_FUSION,
+    FUSIONS,
+    MODES,
+    EmbedderError,
+    Filters,
+    KnowledgeBase,
+    KnowledgeBaseError,
+    Progress,
+    Query,
+    SearchResult,
+    Settings,
+    WriterLockTimeout,
+    load_qrels,
+    load_queries,
+    mean_metrics,
+    set_actor,
+)
 
 _LABELS = {"cause": "原因 cause", "response": "対応 response", "prevention": "再発防止策 prevention"}
 
@@ -78,7 +88,7 @@ class _Main(click.Group):
 @click.pass_context
 def main(ctx: click.Context, index: str | None, model: str | None, actor: str | None) -> None:
     """Complaint knowledge base (クレーム事例ナレッジベース)."""
-    audit.set_actor(actor)
+    set_actor(actor)
     ctx.obj = Context(index, model)
 
 
@@ -143,7 +153,7 @@ def ingest(obj: Context, paths: tuple[str, ...], maps: tuple[str, ...], skip_inv
     overrides = _parse_maps(maps)
     masking = NO_MASKING if no_mask else MaskPolicy().with_columns(mask_columns)
     try:
-        limits = Limits.from_env(max_upload_mb, max_rows, max_field_chars)
+        limits = Settings.from_env().limits(max_upload_mb, max_rows, max_field_chars)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     failed = 0

@@ -7,10 +7,8 @@ from pathlib import Path
 
 import click
 
+from kb import BackupError, CheckReport, backup, check_base, resolve_index_dir, restore
 from kb.cli.main import Context, main
-from kb.knowledge_base import resolve_index_dir
-from kb.ops.backup import BackupError, backup, restore
-from kb.ops.check import CheckReport, check_base
 
 _NAMES = {"schema": "スキーマ schema", "sqlite": "SQLite 整合性 integrity",
           "fts:chunks": "全文索引 FTS5 (cases)", "fts:doc_chunks": "全文索引 FTS5 (manuals)",

@@ -17,6 +17,7 @@ import sqlite3
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from kb.errors import BackupError
 from kb.index.faiss import file_version
 from kb.ops.check import INDEXES, CheckReport, check_base
 from kb.storage.locking import LOCK_NAME, WriterLock
@@ -24,10 +25,6 @@ from kb.storage.locking import LOCK_NAME, WriterLock
 BACKUP_FORMAT = 1
 MANIFEST_NAME = "backup.json"
 DATABASE = "kb.sqlite3"
-
-
-class BackupError(Exception):
-    """A backup or restore the user asked for cannot be done; the message says why."""
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,20 @@ clearly its best candidate stands out from the rest (BENCHMARKS.md compares).
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import numpy as np
 
-FUSIONS = ("adaptive", "zsum", "rrf")
+
+class Fusion(StrEnum):
+    """How the dense and lexical halves are combined (BENCHMARKS.md compares them)."""
+
+    ADAPTIVE = "adaptive"
+    ZSUM = "zsum"
+    RRF = "rrf"
+
+
+FUSIONS = tuple(f.value for f in Fusion)
 DEFAULT_FUSION = "adaptive"
 # Prior weight of the dense half in `adaptive` when the base has not been calibrated
 # (kb/search/calibration.py): best single value across JaQuAD and CFPB, see BENCHMARKS.md.

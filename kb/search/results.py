@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 
 from ingest.records import Case
 
-MODES = ("hybrid", "dense", "lexical")
+
+class SearchMode(StrEnum):
+    """Which rankers a search uses."""
+
+    HYBRID = "hybrid"
+    DENSE = "dense"
+    LEXICAL = "lexical"
+
+
+MODES = tuple(m.value for m in SearchMode)
 
 
 @dataclass

@@ -12,11 +12,12 @@ import contextvars
 import datetime as dt
 import getpass
 import json
-import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+from kb.settings import Settings
 
 _ACTOR: contextvars.ContextVar[str | None] = contextvars.ContextVar("kb_actor", default=None)
 _TARGET_LIMIT = 500  # a delete of 10,000 ids keeps its count, not every id
@@ -41,7 +42,7 @@ class AuditEvent:
 
 def default_actor() -> str:
     """$KB_ACTOR, else the operating-system user."""
-    if name := os.environ.get("KB_ACTOR", "").strip():
+    if name := Settings.from_env().actor:
         return name
     try:
         return getpass.getuser()

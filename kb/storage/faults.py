@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 import signal
 
+from kb.settings import Settings
+
 POINTS = ("before-commit", "after-commit", "faiss-before-rename", "faiss-after-rename",
           "manifest-before-commit")
 
 
 def point(name: str) -> None:
     """Die here, as abruptly as a power cut to this process, if KB_FAULT names this point."""
-    if os.environ.get("KB_FAULT") == name:
+    if Settings.from_env().fault == name:
         os.kill(os.getpid(), signal.SIGKILL)

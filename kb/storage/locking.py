@@ -19,20 +19,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from kb.errors import WriterLockTimeout
+from kb.settings import Settings
+
 log = logging.getLogger(__name__)
 
 LOCK_NAME = "write.lock"
-DEFAULT_TIMEOUT = 600.0  # seconds; KB_LOCK_TIMEOUT overrides
 _POLL = 0.1
 
 
-class WriterLockTimeout(Exception):
-    """Another process kept the writer lock for longer than we were willing to wait."""
-
-
 def default_timeout() -> float:
-    value = os.environ.get("KB_LOCK_TIMEOUT")
-    return float(value) if value else DEFAULT_TIMEOUT
+    """KB_LOCK_TIMEOUT, else ten minutes."""
+    return Settings.from_env().lock_timeout
 
 
 def _announce(path: Path) -> None:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from kb.knowledge_base import IngestReport, KnowledgeBase, Progress
+from kb.reports import IngestReport, Progress
 
-SAMPLE_LEDGER = Path(__file__).resolve().parents[1] / "data" / "sample_complaints.csv"
+if TYPE_CHECKING:
+    from kb.knowledge_base import KnowledgeBase
+
+SAMPLE_LEDGER = Path(__file__).resolve().parents[2] / "data" / "sample_complaints.csv"
 
 
 def ensure_sample(kb: KnowledgeBase, progress: Progress | None = None) -> IngestReport | None:

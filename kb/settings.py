@@ -1,0 +1,82 @@
+"""Every setting read from the environment, in one frozen object.
+
+`Settings.from_env()` is the only place that reads `os.environ` for configuration
+(KB_* variables); everything else receives the values. Read it when needed, not at
+import time, so tests and the app can change the environment before opening a base.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.limits import DEFAULT_MAX_FIELD_CHARS, DEFAULT_MAX_ROWS, DEFAULT_MAX_UPLOAD_MB, Limits
+from kb.errors import SettingsError
+
+DEFAULT_INDEX_DIR = "indexes/default"
+DEFAULT_LOCK_TIMEOUT = 600.0  # seconds a writer waits for another writer
+DEFAULT_APPROX_THRESHOLD = 20_000  # vectors at which FAISS switches to IVF (BENCHMARKS.md)
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
+    if value <= 0:
+        raise SettingsError(f"{name}={raw!r} must be a positive number")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the environment asks for; defaults where it says nothing."""
+
+    index_dir: Path = Path(DEFAULT_INDEX_DIR)
+    embedding_model: str | None = None  # None: the model the base was built with
+    actor: str | None = None  # name in the audit log (else the OS user)
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    approx_threshold: int = DEFAULT_APPROX_THRESHOLD
+    max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB
+    max_rows: int = DEFAULT_MAX_ROWS
+    max_field_chars: int = DEFAULT_MAX_FIELD_CHARS
+    manager_password_hash: str | None = None
+    manager_password: str | None = None
+    fault: str | None = None  # crash point for the kill tests (kb/storage/faults.py)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        text = {name: env.get(name, "").strip() or None for name in (
+            "KB_INDEX_DIR", "KB_EMBEDDING_MODEL", "KB_ACTOR", "KB_MANAGER_PASSWORD_HASH",
+            "KB_FAULT")}
+        return cls(
+            index_dir=Path(text["KB_INDEX_DIR"] or DEFAULT_INDEX_DIR),
+            embedding_model=text["KB_EMBEDDING_MODEL"],
+            actor=text["KB_ACTOR"],
+            lock_timeout=_positive(env, "KB_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT),
+            approx_threshold=int(_positive(env, "KB_APPROX_THRESHOLD", DEFAULT_APPROX_THRESHOLD)),
+            max_upload_mb=_positive(env, "KB_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB),
+            max_rows=int(_positive(env, "KB_MAX_ROWS", DEFAULT_MAX_ROWS)),
+            max_field_chars=int(_positive(env, "KB_MAX_FIELD_CHARS", DEFAULT_MAX_FIELD_CHARS)),
+            manager_password_hash=text["KB_MANAGER_PASSWORD_HASH"],
+            manager_password=env.get("KB_MANAGER_PASSWORD") or None,
+            fault=text["KB_FAULT"],
+        )
+
+    def limits(self, max_upload_mb: float | None = None, max_rows: int | None = None,
+               max_field_chars: int | None = None) -> Limits:
+        """Input limits: explicit values (CLI flags) first, then these settings."""
+        mb = max_upload_mb or self.max_upload_mb
+        return Limits(max_upload_bytes=int(mb * 1024 * 1024), max_rows=max_rows or self.max_rows,
+                      max_field_chars=max_field_chars or self.max_field_chars)
+
+
+def resolve_index_dir(directory: str | os.PathLike[str] | None = None) -> Path:
+    """The base's directory: given, else KB_INDEX_DIR, else indexes/default."""
+    return Path(directory) if directory else Settings.from_env().index_dir
