@@ -33,8 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kb import Filters, KnowledgeBase
-from kb.clusters.data import Selection, load_selection
 from kb.clusters.method import features, partition
+from kb.storage.selection import Selection, load_selection
 
 SHARED = ROOT.parent / "shared" / "data"
 

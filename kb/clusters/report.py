@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kb.clusters.data import CaseRow, Selection, load_selection, read_version
 from kb.clusters.describe import (
     Measure,
     cases_after,
@@ -45,7 +44,8 @@ from kb.clusters.describe import (
     trend_of,
 )
 from kb.clusters.method import Partition, layout_2d, partition, subgroups
-from kb.search.filters import Filters
+from kb.storage.filters import Filters
+from kb.storage.selection import CaseRow, Selection, load_selection, read_version
 
 if TYPE_CHECKING:
     from kb.knowledge_base import KnowledgeBase

@@ -19,12 +19,12 @@ from pathlib import Path
 
 from kb.errors import BackupError
 from kb.index.faiss import file_version
-from kb.ops.check import INDEXES, CheckReport, check_base
-from kb.storage.locking import LOCK_NAME, WriterLock
+from kb.ops.check import CheckReport, check_base
+from kb.storage.layout import BACKUP_MANIFEST as MANIFEST_NAME
+from kb.storage.layout import DATABASE, DERIVED_FILES, WRITE_LOCK
+from kb.storage.locking import WriterLock
 
 BACKUP_FORMAT = 1
-MANIFEST_NAME = "backup.json"
-DATABASE = "kb.sqlite3"
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def backup(root: Path, target: Path) -> BackupManifest:
     finally:
         db.close()
     faiss_files = []
-    for name, key, _, _ in INDEXES:
+    for name, key in ((d.name, d.version_key) for d in DERIVED_FILES):
         # Only a file that reflects the copied state; copy then re-check (a writer may swap it).
         if file_version(root / name) == int(manifest.get(key, 0)):
             shutil.copyfile(root / name, target / name)
@@ -125,7 +125,7 @@ def read_manifest(source: Path) -> BackupManifest:
 def restore(source: Path, root: Path, force: bool = False) -> tuple[BackupManifest, CheckReport]:
     """Restore the backup in `source` as the base at `root`; then check (and rebuild FAISS)."""
     record = read_manifest(source)
-    present = {p.name for p in root.iterdir()} - {LOCK_NAME} if root.exists() else set()
+    present = {p.name for p in root.iterdir()} - {WRITE_LOCK} if root.exists() else set()
     if present and not force:
         what = "ナレッジベースがあります / already holds a knowledge base" \
             if DATABASE in present else "空ではありません / is not empty"
@@ -138,7 +138,7 @@ def restore(source: Path, root: Path, force: bool = False) -> tuple[BackupManife
         db = sqlite3.connect(root / DATABASE, isolation_level=None)
         db.execute("PRAGMA journal_mode = WAL")
         db.close()
-        for name, _, _, _ in INDEXES:
+        for name in (d.name for d in DERIVED_FILES):
             if name in record.faiss_files and (source / name).exists():  # else rebuilt below
                 tmp = root / f".{name}.restore.tmp"
                 shutil.copyfile(source / name, tmp)
