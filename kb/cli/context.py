@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
-from kb import KnowledgeBase, Progress
+from kb import KnowledgeBase, Progress, set_actor
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,6 +50,36 @@ def progress_bar(desc: str) -> tuple[Progress, Any]:
         bar.refresh()
 
     return update, bar
+
+
+def _override(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """A global option given after the subcommand replaces the group's value."""
+    obj = ctx.find_object(Context)
+    if value is None or obj is None or param.name is None:
+        return
+    if param.name == "actor":
+        set_actor(value)
+    else:
+        setattr(obj, param.name, value)
+
+
+# flag -> (metavar, help); the group defines the same three with their env variables
+_GLOBAL_OPTIONS = {"--index": ("DIR", INDEX_HELP), "--model": (None, MODEL_HELP),
+                   "--actor": (None, ACTOR_HELP)}
+
+
+def with_global_options(command: click.Command) -> click.Command:
+    """Let `kb CMD ... --index DIR` work like `kb --index DIR CMD ...` (also --model, --actor).
+
+    An option the command defines itself (reindex's own --model) is left to the command.
+    """
+    taken = {opt for param in command.params for opt in getattr(param, "opts", ())}
+    for flag, (metavar, help_text) in _GLOBAL_OPTIONS.items():
+        if flag not in taken:
+            command.params.append(click.Option([flag], default=None, metavar=metavar,
+                                               help=help_text, expose_value=False,
+                                               callback=_override))
+    return command
 
 
 def date_options(func: F) -> F:

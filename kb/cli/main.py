@@ -12,7 +12,7 @@ from kb import KBError, set_actor
 from kb.cli.admin import audit_command, hash_password_command
 from kb.cli.cases import export_command, retire
 from kb.cli.clusters import clusters
-from kb.cli.context import ACTOR_HELP, INDEX_HELP, MODEL_HELP, Context
+from kb.cli.context import ACTOR_HELP, INDEX_HELP, MODEL_HELP, Context, with_global_options
 from kb.cli.ingest import ingest
 from kb.cli.manage import calibrate_command, delete, documents, reindex, stale, stats
 from kb.cli.reliability import backup_command, check, restore_command
@@ -46,7 +46,7 @@ COMMANDS: tuple[click.Command, ...] = (
     backup_command, restore_command,
 )
 for _command in COMMANDS:
-    main.add_command(_command)
+    main.add_command(with_global_options(_command))
 
 if __name__ == "__main__":  # pragma: no cover
     main()
