@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from kb.index.faiss import DerivedIndex, VectorIndex, file_version
-from kb.storage.cases import iter_vectors
+from kb.storage.database import iter_vectors
 from kb.storage.layout import DERIVED_FILES, Layout
 from kb.storage.locking import WriterLock
 from kb.storage.schema import SCHEMA_VERSION

@@ -10,24 +10,10 @@ from dataclasses import fields
 import numpy as np
 
 from ingest.records import Case
-from kb.storage.database import Database, batches, marks
+from kb.storage.database import Database, batches, iter_vectors, marks, set_vectors, vectors_by_hash
 from kb.storage.filters import Filters
 
 _CASE_COLUMNS = [f.name for f in fields(Case)]
-
-def iter_vectors(db: sqlite3.Connection, table: str,
-                 batch: int = 20000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(ids, vectors) of a chunk table in id order and bounded batches (FAISS rebuilds)."""
-    assert table in ("chunks", "doc_chunks")
-    last = -1
-    while True:
-        rows = db.execute(f"SELECT id, vector FROM {table} WHERE vector IS NOT NULL AND id > ? "
-                          f"ORDER BY id LIMIT ?", (last, batch)).fetchall()
-        if not rows:
-            return
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        yield ids, np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
-        last = int(ids[-1])
 
 
 def row_to_case(row: sqlite3.Row | tuple, columns: list[str]) -> Case:
@@ -144,12 +130,7 @@ class Store(Database):
 
     def vectors_by_hash(self, hashes: list[str]) -> dict[str, bytes]:
         """Stored vectors for texts already embedded (so unchanged text is not re-embedded)."""
-        out: dict[str, bytes] = {}
-        for part in batches(hashes):
-            out.update(self.db.execute(
-                f"SELECT text_hash, vector FROM chunks WHERE vector IS NOT NULL "
-                f"AND text_hash IN ({marks(len(part))})", part))
-        return out
+        return vectors_by_hash(self.db, "chunks", hashes)
 
     def iter_vectors(self, batch: int = 20000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """All (ids, vectors) of case chunks in batches, to rebuild the FAISS index."""
@@ -168,9 +149,7 @@ class Store(Database):
 
     def set_vectors(self, chunk_ids: list[int], vectors: np.ndarray) -> None:
         """Inside a transaction: replace the vectors of these chunks (reindex)."""
-        self.db.executemany("UPDATE chunks SET vector = ? WHERE id = ?",
-                            [(np.asarray(v, np.float32).tobytes(), cid)
-                             for cid, v in zip(chunk_ids, vectors, strict=True)])
+        set_vectors(self.db, "chunks", chunk_ids, vectors)
 
     def retokenise(self, rows: list[tuple[int, str, str]]) -> None:
         """Inside a transaction: rewrite every FTS5 row from (chunk id, part, tokens)."""

@@ -11,10 +11,13 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+
 from kb.storage import faults
 from kb.storage.layout import Manifest
 from kb.storage.schema import migrate
 
+_VECTOR_TABLES = ("chunks", "doc_chunks")  # tables whose rows carry an embedding
 _BATCH = 900  # stay under SQLite's bound-parameter limit
 
 
@@ -134,3 +137,35 @@ class Database:
     def mark_index_changed(self, key: str) -> None:
         """Inside a transaction: the vectors behind `key` change with it."""
         self.set_manifest(**{key: self.pending_version})
+
+def iter_vectors(db: sqlite3.Connection, table: str,
+                 batch: int = 20000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(ids, vectors) of a chunk table in id order and bounded batches (FAISS rebuilds)."""
+    assert table in _VECTOR_TABLES
+    last = -1
+    while True:
+        rows = db.execute(f"SELECT id, vector FROM {table} WHERE vector IS NOT NULL AND id > ? "
+                          f"ORDER BY id LIMIT ?", (last, batch)).fetchall()
+        if not rows:
+            return
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        yield ids, np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+        last = int(ids[-1])
+
+
+def vectors_by_hash(db: sqlite3.Connection, table: str, hashes: list[str]) -> dict[str, bytes]:
+    """text hash -> stored vector of `table`, so text already embedded is not embedded again."""
+    assert table in _VECTOR_TABLES
+    out: dict[str, bytes] = {}
+    for part in batches(hashes):
+        out.update(db.execute(f"SELECT text_hash, vector FROM {table} WHERE vector IS NOT NULL "
+                              f"AND text_hash IN ({marks(len(part))})", part))
+    return out
+
+
+def set_vectors(db: sqlite3.Connection, table: str, ids: list[int], vectors: np.ndarray) -> None:
+    """Inside a transaction: replace the vectors of these rows of `table` (reindex)."""
+    assert table in _VECTOR_TABLES
+    db.executemany(f"UPDATE {table} SET vector = ? WHERE id = ?",
+                   [(np.asarray(v, np.float32).tobytes(), i)
+                    for i, v in zip(ids, vectors, strict=True)])

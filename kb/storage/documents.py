@@ -10,8 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kb.storage.cases import iter_vectors
-from kb.storage.database import batches, marks
+from kb.storage.database import batches, iter_vectors, marks, set_vectors, vectors_by_hash
 
 # Headings count less than the passage text itself in BM25.
 
@@ -35,9 +34,10 @@ class DocumentInfo:
     last_retrieved_at: str | None
 
 
-@dataclass(frozen=True)
-class StoredPassage:
-    chunk_id: int
+@dataclass
+class Passage:
+    """A manual passage and where to find it: document, pages, heading path."""
+
     document_id: str
     title: str
     text: str
@@ -115,24 +115,19 @@ class DocumentStore:
         return chunk_id
 
     def vectors_by_hash(self, hashes: list[str]) -> dict[str, bytes]:
-        out: dict[str, bytes] = {}
-        for part in batches(hashes):
-            out.update(self.db.execute(
-                f"SELECT text_hash, vector FROM doc_chunks WHERE vector IS NOT NULL "
-                f"AND text_hash IN ({marks(len(part))})", part))
-        return out
+        return vectors_by_hash(self.db, "doc_chunks", hashes)
 
     def iter_vectors(self, batch: int = 20000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         return iter_vectors(self.db, "doc_chunks", batch)
 
-    def passages(self, chunk_ids: list[int]) -> dict[int, StoredPassage]:
-        out: dict[int, StoredPassage] = {}
+    def passages(self, chunk_ids: list[int]) -> dict[int, Passage]:
+        out: dict[int, Passage] = {}
         for part in batches([int(i) for i in chunk_ids]):
             for row in self.db.execute(
                 f"SELECT c.id, c.document_id, d.title, c.text, c.page_start, c.page_end, "
                 f"c.heading_path FROM doc_chunks c JOIN documents d ON d.id = c.document_id "
                 f"WHERE c.id IN ({marks(len(part))})", part):
-                out[row[0]] = StoredPassage(*row[:6], tuple(json.loads(row[6])))
+                out[row[0]] = Passage(*row[1:6], tuple(json.loads(row[6])))
         return out
 
     def passage_texts(self) -> list[tuple[int, str, tuple[str, ...]]]:
@@ -142,9 +137,7 @@ class DocumentStore:
 
     def set_vectors(self, chunk_ids: list[int], vectors: np.ndarray) -> None:
         """Inside a transaction: replace the vectors of these passages (reindex)."""
-        self.db.executemany("UPDATE doc_chunks SET vector = ? WHERE id = ?",
-                            [(np.asarray(v, np.float32).tobytes(), cid)
-                             for cid, v in zip(chunk_ids, vectors, strict=True)])
+        set_vectors(self.db, "doc_chunks", chunk_ids, vectors)
 
     def retokenise(self, rows: list[tuple[int, str, str]]) -> None:
         """Inside a transaction: rewrite every FTS5 row from (id, heading tokens, body tokens)."""
