@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -672,3 +673,22 @@ def test_checker_reports_violation(rule: str) -> None:
 def test_checker_allows(rule: str) -> None:
     """Each checker accepts the exceptions its rule grants (TYPE_CHECKING, whitelists, limits)."""
     assert RULES[rule][1](ALLOWED[rule]) == []
+
+
+def test_readme_module_map_names_every_module() -> None:
+    """The README's module map is how a new engineer finds things: it must not fall behind."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## コードの地図 / Module map", 1)[-1].split("\n## ", 1)[0]
+    listed: dict[str, set[str]] = {}
+    folder = ""
+    for line in section.splitlines():
+        if found := re.match(r"- \*\*`([\w/]+)/`\*\*", line):
+            folder = found.group(1)
+            listed[folder] = set()
+        elif (found := re.match(r"  - `([\w.]+\.py)`", line)) and folder:
+            listed[folder].add(found.group(1))
+    missing = [path.relative_to(ROOT).as_posix()
+               for top in ("kb", "ingest", "ui") for path in sorted((ROOT / top).rglob("*.py"))
+               if (folder := path.parent.relative_to(ROOT).as_posix()) not in listed
+               or (path.name != "__init__.py" and path.name not in listed[folder])]
+    assert not missing, "README module map lacks: " + ", ".join(missing)

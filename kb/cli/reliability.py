@@ -1,4 +1,4 @@
-"""`kb check`, `kb backup`, `kb restore`: a thin layer over kb.check and kb.backup.
+"""`kb check`, `kb backup`, `kb restore`: a thin layer over kb/ops
 
 A refused backup or restore (BackupError) reaches the group's error boundary as its message.
 """

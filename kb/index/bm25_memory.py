@@ -11,6 +11,7 @@ fusion is unchanged; tests compare the two. Small bases keep using FTS5 directly
 
 from __future__ import annotations
 
+import logging
 import re
 import weakref
 from collections.abc import Iterable
@@ -24,6 +25,7 @@ from kb.index.fts5 import CASE_WEIGHTS, Fts5Cases
 from kb.storage.cases import Store
 from kb.storage.filters import Filters
 
+log = logging.getLogger(__name__)
 K1, B = 1.2, 0.75
 # Rows (chunks) from which search uses this index; below it FTS5 is fast enough.
 MIN_ROWS = 20_000
@@ -214,6 +216,7 @@ def memory_index(store: Store, path: Path, version: int,
         if index is None:
             index = LexicalIndex.build(store.iter_fts_rows(), weights)
             index.save(path, version)
+            log.info("built the in-memory BM25 index (%d rows) into %s", len(index), path.name)
     _cache[store] = (version, index)
     return index
 

@@ -9,7 +9,9 @@ measured size, approximate (IVF) above it: kb/index/ivf.py.
 from __future__ import annotations
 
 import functools
+import logging
 import struct
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -20,6 +22,8 @@ import numpy as np
 from kb.index import ivf as approx
 from kb.index.base import atomic_write
 from kb.storage.locking import WriterLock
+
+log = logging.getLogger(__name__)
 
 _MAGIC = b"KBFAISS1"
 _HEADER = struct.Struct("<8sqq")  # magic, state version, dim
@@ -179,9 +183,12 @@ class DerivedIndex:
         else:
             self.index = VectorIndex(self.dim)
         del sample
+        started = time.perf_counter()
         with approx.all_cores():
             for ids, vectors in self.iter_vectors():
                 self.index.add(ids, vectors)
+        log.info("rebuilt %s from SQLite: %d vectors, %s, %.1f s", self.path.name,
+                 len(self.index), self.index.kind, time.perf_counter() - started)
 
     def _save_rebuilt(self, version: int, replace_same: bool = False) -> None:
         """Save a rebuilt index unless a writer is busy or a newer file is already there.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 from collections.abc import Iterable, Iterator
 
@@ -20,6 +21,8 @@ from kb.settings import Settings
 from kb.storage import audit
 from kb.storage.layout import CASES_KEY
 from kb.write.cases import write_cases
+
+log = logging.getLogger(__name__)
 
 
 def now() -> str:
@@ -114,6 +117,9 @@ def recalibrate(indexes: Indexes, embedder: Embedder,
     result = calibrate(store, indexes.case_vectors, indexes.lexical(), embedder,
                        progress=progress)
     prior = result.dense_prior if result else DEFAULT_DENSE_PRIOR
+    log.info("calibrated the fusion: dense prior %s (%s)", prior,
+             f"{result.queries} pseudo-queries, labels {result.label}" if result
+             else "no usable labels: the default")
     record = {"cases_total": store.counts()["cases"], "at": now(),
               **(json.loads(result.to_json()) if result else {"dense_prior": None})}
     store.write_manifest(
