@@ -1,8 +1,5 @@
-"""The knowledge base: one directory, one object; CLI, app, tests and benchmarks use it.
-
-A facade: each method takes the locks it needs and delegates to kb/write/, kb/search/,
-kb/storage/ or kb/index/, so this file says *what* a base offers, they say *how*.
-"""
+"""The knowledge base, one object per directory: a facade whose methods take the locks
+they need and delegate to kb/write/, kb/search/, kb/storage/ or kb/index/."""
 
 from __future__ import annotations
 
@@ -16,6 +13,7 @@ from ingest.limits import Limits
 from ingest.masking import MaskPolicy
 from ingest.records import Case
 from kb.embeddings import Embedder, load_embedder
+from kb.index.base import LexicalBackend
 from kb.index.faiss import VectorIndex
 from kb.index.indexes import Indexes
 from kb.reports import DocumentReport, IngestReport, Progress, Stats
@@ -143,9 +141,6 @@ class KnowledgeBase:
         """Choose the hybrid fusion's dense prior from the base's own labels."""
         return ingest.recalibrate(self.indexes, self.embedder, progress)
 
-    def dense_prior(self) -> float:
-        return self.searcher.dense_prior()  # calibrated for this base, else the default
-
     def stored_model(self) -> str:
         """The model the base on disk was built with (another process may have re-embedded)."""
         return self.store.manifest().model or self.embedder.name
@@ -215,6 +210,10 @@ class KnowledgeBase:
         return self.searcher.candidate_pools(queries)
 
     @serialised
+    def lexical_backend(self) -> LexicalBackend:
+        return self.indexes.lexical()  # FTS5, or BM25 in memory on a large base (bench timing)
+
+    @serialised
     def record_feedback(self, query: str, case_id: str, helpful: bool, rank: int | None = None,
                         mode: str = "hybrid") -> None:
         """Store a staff judgment of one result with its query (masked first)."""
@@ -237,7 +236,7 @@ class KnowledgeBase:
                      dim=self.embedder.dim, analyser=manifest.analyser or "",
                      schema_version=manifest.schema_version,
                      state_version=self.store.state_version(), directory=str(self.layout.root),
-                     fusion_dense_prior=self.dense_prior(),
+                     fusion_dense_prior=self.searcher.dense_prior(),
                      fusion_calibration=manifest.fusion_calibration)
 
     @serialised

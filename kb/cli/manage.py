@@ -107,7 +107,7 @@ def calibrate_command(obj: Context) -> None:
         update, bar = progress_bar("calibrate")
         result = kb.calibrate(progress=update)
         bar.close()
-        prior = kb.dense_prior()
+        prior = kb.stats().fusion_dense_prior
     if result is None:
         click.echo(f"no usable category/product labels; keeping the default dense prior {prior}")
         return
