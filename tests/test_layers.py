@@ -692,3 +692,15 @@ def test_readme_module_map_names_every_module() -> None:
                if (folder := path.parent.relative_to(ROOT).as_posix()) not in listed
                or (path.name != "__init__.py" and path.name not in listed[folder])]
     assert not missing, "README module map lacks: " + ", ".join(missing)
+
+
+def test_facade_only_delegates() -> None:
+    """KnowledgeBase says what a base offers; the work lives in the layers below it."""
+    source = (ROOT / "kb" / "knowledge_base.py").read_text(encoding="utf-8")
+    assert len(source.splitlines()) <= 250
+    tree = ast.parse(source)
+    heavy = [f"{node.name}: {len(node.body)} statements" for node in ast.walk(tree)
+             if isinstance(node, ast.FunctionDef) and node.name != "__init__"  # wiring, not work
+             and len([s for s in node.body if not isinstance(s, ast.Expr)]) > 3]
+    assert not heavy, "facade methods doing work instead of delegating: " + ", ".join(heavy)
+    assert "execute(" not in source, "SQL in the facade: move it to kb/storage/"
