@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from kb.index.faiss import DerivedIndex, VectorIndex, file_version
-from kb.storage.database import iter_vectors
+from kb.storage.database import iter_vectors, manifest_of
 from kb.storage.layout import DERIVED_FILES, Layout
 from kb.storage.locking import WriterLock
 from kb.storage.schema import SCHEMA_VERSION
@@ -87,12 +87,12 @@ def check_base(root: Path, repair: bool = True, spot_checks: int = SPOT_CHECKS,
 
 
 def _check_sqlite(db: sqlite3.Connection, report: CheckReport) -> None:
-    manifest = dict(db.execute("SELECT key, value FROM manifest").fetchall())
-    schema = int(manifest.get("schema_version", 0))
+    manifest = manifest_of(db)
+    schema = manifest.schema_version
     report.findings.append(Finding(
-        "schema", schema == SCHEMA_VERSION and "model" in manifest and "dim" in manifest,
-        f"schema {schema} (expected {SCHEMA_VERSION}), model {manifest.get('model')}, "
-        f"dim {manifest.get('dim')}, state version {manifest.get('state_version', 0)}"))
+        "schema", schema == SCHEMA_VERSION and manifest.model is not None and manifest.dim > 0,
+        f"schema {schema} (expected {SCHEMA_VERSION}), model {manifest.model}, "
+        f"dim {manifest.dim or None}, state version {manifest.state_version}"))
     rows = [r[0] for r in db.execute("PRAGMA integrity_check").fetchall()]
     ok = rows == ["ok"]
     report.findings.append(Finding(
@@ -170,8 +170,8 @@ def _faiss_problem(db: sqlite3.Connection, path: Path, expected: int, dim: int, 
 
 def _check_faiss(db: sqlite3.Connection, root: Path, name: str, key: str, table: str,
                  report: CheckReport, repair: bool, spot_checks: int, rng: random.Random) -> None:
-    manifest = dict(db.execute("SELECT key, value FROM manifest").fetchall())
-    expected, dim = int(manifest.get(key, 0)), int(manifest.get("dim", 0))
+    manifest = manifest_of(db)
+    expected, dim = manifest.version_of(key), manifest.dim
     path = root / name
     problem = _faiss_problem(db, path, expected, dim, table, spot_checks, rng)
     count = db.execute(f"SELECT count(*) FROM {table} WHERE vector IS NOT NULL").fetchone()[0]

@@ -138,6 +138,11 @@ class Database:
         """Inside a transaction: the vectors behind `key` change with it."""
         self.set_manifest(**{key: self.pending_version})
 
+def manifest_of(db: sqlite3.Connection) -> Manifest:
+    """The manifest of a database opened without `Database` (kb check, backup)."""
+    return Manifest.from_rows(dict(db.execute("SELECT key, value FROM manifest").fetchall()))
+
+
 def iter_vectors(db: sqlite3.Connection, table: str,
                  batch: int = 20000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(ids, vectors) of a chunk table in id order and bounded batches (FAISS rebuilds)."""
