@@ -49,7 +49,8 @@ def search_passages(docs: DocumentStore, index: VectorBackend, query: str,
                 or (i in dense and dense[i] >= best_dense - DENSE_MARGIN)}
     ranked = sorted(relevant, key=scored.get, reverse=True)
     stored = docs.passages(ranked[: top_k * 4])
-    terms = {t for t in analyser.tokens(query) if not t.isdigit()}
+    words = analyser.typed_words(query)  # shown as typed, noise dropped
+    terms = set(words)
     hits: list[PassageHit] = []
     per_doc: dict[str, int] = {}
     for chunk_id in ranked[: top_k * 4]:
@@ -57,7 +58,7 @@ def search_passages(docs: DocumentStore, index: VectorBackend, query: str,
         if passage is None or per_doc.get(passage.document_id, 0) >= PER_DOCUMENT:
             continue
         per_doc[passage.document_id] = per_doc.get(passage.document_id, 0) + 1
-        found = sorted(terms.intersection(analyser.tokens(passage.text)))
+        found = [words[t] for t in sorted(terms.intersection(analyser.tokens(passage.text)))]
         hits.append(PassageHit(passage.document_id, passage.title, passage.text,
                                passage.page_start, passage.page_end, passage.heading_path,
                                float(scored[chunk_id]), found))
