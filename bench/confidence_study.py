@@ -6,7 +6,8 @@ the top hit once every relevant case is removed from the pool (as if the base ha
 case). The cosine of each tells where to put the thresholds of 類似度 high / medium / low
 and of 「近い過去事例は見つかりませんでした」 (kb/search/confidence.py).
 
-    python bench/confidence_study.py --index DIR --queries Q.jsonl --qrels QRELS.tsv
+    python bench/confidence_study.py --index DIR --queries Q.jsonl --qrels QRELS.tsv \
+        [--pools DIR.pools.pkl]   (the pools bench/fusion_study.py scored, cached)
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from pools import candidate_pools
 
 from kb import KnowledgeBase
 from kb.search.evaluate import load_qrels, load_queries
@@ -57,13 +61,15 @@ def main() -> None:
     parser.add_argument("--queries", required=True)
     parser.add_argument("--qrels", required=True)
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--pools", default=None, help="cache file for the candidate pools")
     args = parser.parse_args()
     qrels = load_qrels(args.qrels)
     queries = [q for q in load_queries(args.queries) if q.id in qrels][: args.limit]
     with KnowledgeBase.open(args.index, create=False) as kb:
-        pools = kb.candidate_pools([q.text for q in queries])
+        pools = candidate_pools(kb, queries, args.pools)
         stats = kb.stats()
-    print(f"{len(queries)} queries, {stats.cases} cases, model {stats.model}")
+    print(f"{len(queries)} queries, {stats.cases} cases, model {stats.model}, "
+          f"dense prior {stats.fusion_dense_prior}")
     right, wrong, removed = top_cosines(pools, queries, qrels, stats.fusion_dense_prior)
     print(describe("top hit relevant", right))
     print(describe("top hit not relevant", wrong))

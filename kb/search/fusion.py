@@ -4,7 +4,8 @@ Inputs are raw scores for every candidate from both rankers (cosine; -BM25,
 0 where no query term occurs). Plain RRF throws the score gaps away, and on
 lexical-friendly queries it lost to BM25 alone (DESIGN.md); normalised score
 sums keep the gaps. `adaptive` also weighs each ranker per query by how
-clearly its best candidate stands out from the rest (BENCHMARKS.md compares).
+clearly its best candidate stands out from the rest, on top of a per-base
+prior that is never 0 or 1 (BENCHMARKS.md compares).
 """
 
 from __future__ import annotations
@@ -24,9 +25,26 @@ class Fusion(StrEnum):
 
 FUSIONS = tuple(f.value for f in Fusion)
 DEFAULT_FUSION = "adaptive"
-# Prior weight of the dense half in `adaptive` when the base has not been calibrated
-# (kb/search/calibration.py): best single value across JaQuAD and CFPB, see BENCHMARKS.md.
-DEFAULT_DENSE_PRIOR = 0.4
+# Prior weight of the dense half in `adaptive` when the base has no usable labels to
+# calibrate it from (kb/search/calibration.py). It depends on the embedder: measured on
+# the two unlabelled dev sets that pull opposite ways (JaQuAD lexical-friendly, JSTS
+# paraphrases dense-friendly; BENCHMARKS.md, "Search quality: models x fusions x dev
+# sets"), multilingual-e5-small (the default model, and any other) earns 0.7, USE 0.5.
+DEFAULT_DENSE_PRIOR = 0.7
+MODEL_DENSE_PRIORS = {"use-multilingual-v3": 0.5}
+# `adaptive` never drops a half: a prior outside [0.2, 0.8] (an old calibration's 0.0 or
+# 1.0) is clamped into it.
+MIN_DENSE_PRIOR, MAX_DENSE_PRIOR = 0.2, 0.8
+
+
+def default_dense_prior(model: str | None) -> float:
+    """The uncalibrated prior for a base built with `model`."""
+    return MODEL_DENSE_PRIORS.get(model or "", DEFAULT_DENSE_PRIOR)
+
+
+def clamp_prior(dense_prior: float) -> float:
+    """Into [MIN_DENSE_PRIOR, MAX_DENSE_PRIOR]: neither half is ever dropped."""
+    return min(max(float(dense_prior), MIN_DENSE_PRIOR), MAX_DENSE_PRIOR)
 
 
 def zscores(scores: np.ndarray) -> np.ndarray:
@@ -64,15 +82,13 @@ def adaptive(dense: np.ndarray, lexical: np.ndarray,
              dense_prior: float = DEFAULT_DENSE_PRIOR) -> np.ndarray:
     """z-score sum weighted per query by each ranker's confidence in its top answer.
 
-    `dense_prior` 1.0 is dense alone, 0.0 lexical alone; calibration picks it per base.
+    `dense_prior` (calibration picks it per base) is clamped to [0.2, 0.8]: neither half
+    is ever dropped.
     """
-    if dense_prior >= 1.0:
-        return zscores(dense)
+    dense_prior = clamp_prior(dense_prior)
     zd, zl = zscores(dense), zscores(lexical)
     if not np.any(lexical > 0):
         return zd
-    if dense_prior <= 0.0:
-        return zl
     wd = dense_prior * confidence(zd)
     wl = (1.0 - dense_prior) * confidence(zl)
     return (wd * zd + wl * zl) / (wd + wl)

@@ -18,7 +18,7 @@ from kb.index.indexes import Indexes
 from kb.reports import Progress
 from kb.search.cases import gather, search_cases
 from kb.search.feedback import FeedbackIndex
-from kb.search.fusion import DEFAULT_DENSE_PRIOR, DEFAULT_FUSION
+from kb.search.fusion import DEFAULT_FUSION, clamp_prior, default_dense_prior
 from kb.search.passages import search_passages
 from kb.search.results import SearchResult
 from kb.settings import EMBED_BATCH
@@ -38,9 +38,14 @@ class Searcher:
         self._feedback_index: FeedbackIndex | None = None
 
     def dense_prior(self) -> float:
-        """The fusion weight searches use: calibrated for this base, else the default."""
-        prior = self.indexes.store.manifest().fusion_dense_prior
-        return DEFAULT_DENSE_PRIOR if prior is None else prior
+        """The fusion weight searches use: calibrated for this base (clamped to [0.2, 0.8]),
+        else the default for its model (also when a calibration found no usable labels:
+        what it stored then was the default of its day)."""
+        manifest = self.indexes.store.manifest()
+        record = manifest.calibration() or {}
+        if manifest.fusion_dense_prior is None or record.get("dense_prior", 0) is None:
+            return default_dense_prior(self.embedder.name)
+        return clamp_prior(manifest.fusion_dense_prior)
 
     def search(self, query: str, top_k: int = 10, mode: str = "hybrid",
                filters: Filters | None = None, fusion: str = DEFAULT_FUSION,

@@ -201,9 +201,9 @@ class Store(Database):
     def chunk_count(self) -> int:
         return self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
 
-    def labels(self) -> list[tuple[str, str, str]]:
-        """(id, category, product) of every active case (fusion calibration)."""
-        return self.db.execute("SELECT id, category, product FROM cases "
+    def labels(self) -> list[tuple[str, str, str, str]]:
+        """(id, category, product, title) of every active case (fusion calibration)."""
+        return self.db.execute("SELECT id, category, product, title FROM cases "
                                "WHERE retired_at IS NULL").fetchall()
 
     def contents(self, ids: list[str]) -> dict[str, str]:
