@@ -81,6 +81,38 @@ def _clipped(prior: float, clip: float = 3.0) -> Fusion:
     return fusion
 
 
+def _normalised(norm: Callable[[np.ndarray], np.ndarray], prior: float) -> Fusion:
+    """adaptive's weighting over another normalisation of both halves."""
+    def fusion(d: np.ndarray, lx: np.ndarray) -> np.ndarray:
+        if not np.any(lx > 0):
+            return zscores(d)
+        zd, zl = norm(d), norm(lx)
+        wd, wl = prior * max(zd.max(), 1e-3), (1 - prior) * max(zl.max(), 1e-3)
+        return (wd * zd + wl * zl) / (wd + wl)
+    return fusion
+
+
+def _robust(x: np.ndarray) -> np.ndarray:
+    """(x - median) / MAD: the pool's outliers do not set the scale."""
+    mad = float(np.median(np.abs(x - np.median(x)))) * 1.4826
+    return (x - np.median(x)) / mad if mad > 1e-9 else np.zeros_like(x)
+
+
+def _top20(x: np.ndarray) -> np.ndarray:
+    """z-scores against the 20 best of the pool only."""
+    top = np.sort(x)[-20:]
+    return (x - top.mean()) / top.std() if top.std() > 1e-9 else np.zeros_like(x)
+
+
+def _weighted_rrf(d: np.ndarray, lx: np.ndarray, k: float = 5.0, a: float = 0.5
+                  ) -> np.ndarray:
+    def reciprocal(x: np.ndarray, present: np.ndarray) -> np.ndarray:
+        ranks = np.empty(len(x))
+        ranks[np.argsort(-x, kind="stable")] = np.arange(1, len(x) + 1)
+        return np.where(present, 1.0 / (k + ranks), 0.0)
+    return a * reciprocal(d, np.ones(len(d), bool)) + (1 - a) * reciprocal(lx, lx > 0)
+
+
 def _minmax(d: np.ndarray, lx: np.ndarray, a: float) -> np.ndarray:
     def mm(x: np.ndarray) -> np.ndarray:
         span = x.max() - x.min()
@@ -96,8 +128,15 @@ VARIANTS: dict[str, Fusion] = {
     **{f"adaptive p={p}": functools.partial(adaptive, dense_prior=p)
        for p in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)},
     "gap p=0.5": _weighted(_gap, 0.5),
+    "max z squared p=0.5": _weighted(lambda z: float(max(z.max(), 1e-3)) ** 2, 0.5),
+    "top1-10th p=0.5": _weighted(lambda z: float(np.sort(z)[-1] - np.sort(z)[-10])
+                                 if len(z) >= 10 else 1.0, 0.5),
     "inverse-conf p=0.5": _weighted(_inverse, 0.5),
     "clipped-lex p=0.5": _clipped(0.5),
+    "log BM25 p=0.5": lambda d, lx: adaptive(d, np.log1p(lx), 0.5),
+    "robust z (median/MAD) p=0.5": _normalised(_robust, 0.5),
+    "top-20 z p=0.5": _normalised(_top20, 0.5),
+    "rrf k=5": _weighted_rrf,
     "minmax a=0.5": functools.partial(_minmax, a=0.5),
 }
 
