@@ -61,7 +61,7 @@ class Calibration:
     """The chosen prior and the evidence for it (mean nDCG@10 per prior)."""
 
     dense_prior: float
-    label: str  # the definitions of "similar" used, e.g. "category+product,category,title"
+    label: str  # the definitions of "similar" used, e.g. "category+product,category,product"
     queries: int
     cases: int
     ndcg: dict[str, float]  # prior -> nDCG@10, the mean over the definitions
