@@ -18,9 +18,8 @@ from kb.write.sample import SAMPLE_LEDGER
 from tests.conftest import HEADERS, ROWS, write_ledger
 
 
-def test_labelled_ledger_is_calibrated_on_ingest(tmp_path: Path) -> None:
-    with KnowledgeBase.open(tmp_path / "kb") as kb:
-        kb.ingest_ledger(SAMPLE_LEDGER)
+def test_labelled_ledger_is_calibrated_on_ingest(sample_base: Path) -> None:
+    with KnowledgeBase.open(sample_base) as kb:  # a copy of a base that ingested SAMPLE_LEDGER
         stats = kb.stats()
         record = json.loads(stats.fusion_calibration)
         assert record["label"] == "category+product"
@@ -44,6 +43,7 @@ def test_unlabelled_base_keeps_the_default_prior(tmp_path: Path) -> None:
         assert json.loads(kb.stats().fusion_calibration)["dense_prior"] is None
 
 
+@pytest.mark.real_model  # a ranking-quality bar: it holds for the model users search with
 def test_hybrid_is_at_least_as_good_as_either_half_on_held_out_cases(tmp_path: Path) -> None:
     """Same-label past cases for held-out complaints of the demo ledger (nDCG@10)."""
     cases = read_ledger(SAMPLE_LEDGER).cases
@@ -65,6 +65,8 @@ def test_hybrid_is_at_least_as_good_as_either_half_on_held_out_cases(tmp_path: P
 JAQUAD = Path(__file__).resolve().parents[2] / "shared" / "data" / "jaquad_dev"
 
 
+@pytest.mark.real_model
+@pytest.mark.slow  # embeds and queries the whole JaQuAD dev corpus
 @pytest.mark.skipif(not (JAQUAD / "corpus.jsonl").exists(),
                     reason="../shared/data/jaquad_dev is absent (real data is not in the repo)")
 def test_jaquad_hybrid_not_below_either_half(tmp_path: Path) -> None:
