@@ -33,8 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kb import Filters, KnowledgeBase
-from kb.clusters.data import Selection, load_selection
 from kb.clusters.method import features, partition
+from kb.storage.selection import Selection, load_selection
 
 SHARED = ROOT.parent / "shared" / "data"
 
@@ -87,7 +87,7 @@ def jaquad_ledgers(workdir: Path, questions: int = 2000) -> tuple[Path, Path]:
 
 def labels_of(directory: Path, selection: Selection, field: str) -> list[str]:
     with KnowledgeBase.open(directory) as kb:
-        cases = kb.store.get_cases([r.id for r in selection.rows])
+        cases = {r.id: kb.get_case(r.id) for r in selection.rows}
     return [getattr(cases[r.id], field) for r in selection.rows]
 
 

@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT))
 
 from ingest.records import Case
 from kb import Filters, KnowledgeBase
-from kb.clusters.data import CaseRow, load_selection
 from kb.clusters.method import features, knn, knn_graph, louvain, spectral
 from kb.clusters.report import clear_cache, cluster_cases
+from kb.storage.selection import CaseRow, load_selection
 
 
 def real_cases(sources: list[Path]) -> tuple[list[CaseRow], np.ndarray, list[list[str]]]:

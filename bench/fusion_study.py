@@ -19,10 +19,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kb import KnowledgeBase
-from kb.index.analyser import fts_query
-from kb.search.cases import gather
 from kb.search.evaluate import load_qrels, load_queries, mean_metrics
-from kb.search.filters import Filters
 from kb.search.fusion import adaptive, rrf, zscores, zsum
 
 Fusion = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -78,12 +75,7 @@ def main() -> None:
     qrels = load_qrels(args.qrels)
     queries = [q for q in load_queries(args.queries) if q.id in qrels][: args.limit]
     kb = KnowledgeBase.open(args.index, create=False)
-    vectors = kb.embedder.encode_queries([q.text for q in queries])
-    pools = []
-    for q, qvec in zip(queries, vectors, strict=True):
-        match = fts_query(q.text)
-        found = gather(kb.store, kb.index, qvec, match, 100, Filters(), "hybrid")
-        pools.append(found.complete(kb.store, kb.index, qvec, match))
+    pools = kb.candidate_pools([q.text for q in queries])
     print(f"{len(queries)} queries, {kb.stats().cases} cases, model {kb.embedder.name}")
     for name, fusion in VARIANTS.items():
         runs = {}

@@ -25,8 +25,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 from scale_data import scale_cases
 
 from kb import KnowledgeBase
+from kb.settings import EMBED_BATCH
 from kb.write import cases as case_ingest
-from kb.write.cases import EMBED_BATCH, case_chunks
+from kb.write.cases import case_chunks
 
 
 def peak_rss_mb() -> float:

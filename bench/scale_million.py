@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from kb import KnowledgeBase
 from kb.search.evaluate import load_queries
 from kb.search.results import MODES
-from kb.storage.database import row_to_case
+from kb.storage.cases import row_to_case
 
 DATA = ROOT.parent / "shared" / "data" / "jaquad_dev"
 _COLUMNS = ["id", "date", "title", "content", "customer_request", "cause", "response",

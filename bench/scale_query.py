@@ -27,9 +27,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from naive_baseline import NaiveSearch
 
 from kb import Filters, KnowledgeBase
-from kb.index import bm25_memory as lexical_index
 from kb.index.analyser import fts_query
-from kb.search.cases import FTS_WEIGHTS
 from kb.search.evaluate import load_qrels, load_queries, mean_metrics
 from kb.search.results import MODES
 
@@ -104,13 +102,10 @@ def main() -> None:
         "BM25 top-100 (search's path)": lambda i: lexical_top(fts_query(texts[i])),
         "query analysis (Sudachi)": lambda i: fts_query(texts[i]),
     }
-    memory = lexical_index.for_store(kb.store, kb.store.index_version("vectors_version"),
-                                     FTS_WEIGHTS)
+    lexical = kb.lexical_backend()
 
     def lexical_top(match: str) -> object:
-        if memory is None:
-            return kb.store.lexical_search(match, 100, Filters(), FTS_WEIGHTS)
-        return memory.top(lexical_index.match_terms(match), 100)
+        return lexical.top(match, 100, Filters())
 
     index_of = {t: i for i, t in enumerate(texts[: args.n])}
     for name, part in parts.items():

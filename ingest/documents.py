@@ -15,7 +15,8 @@ from pathlib import Path
 
 from ingest.chunking import DEFAULT_MAX_CHARS, split_sentences
 from ingest.errors import IngestError
-from ingest.markup import Block, Unreadable, joiner, read_html, read_markdown, read_txt
+from ingest.markup import Block, Unreadable, joiner
+from ingest.text_formats import read_html, read_markdown, read_txt
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("KBError", "KnowledgeBaseError", "ModelMismatchError", "EmbedderError",
                      "WriterLockTimeout", "BackupError", "SettingsError"), "kb.errors"),
     **dict.fromkeys(("Settings", "resolve_index_dir"), "kb.settings"),
-    **dict.fromkeys(("Filters",), "kb.search.filters"),
+    **dict.fromkeys(("Filters",), "kb.storage.filters"),
     **dict.fromkeys(("CaseHit", "PassageHit", "SearchResult", "MODES", "SearchMode"),
                     "kb.search.results"),
     **dict.fromkeys(("DEFAULT_FUSION", "FUSIONS"), "kb.search.fusion"),
@@ -84,10 +84,10 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from kb.passwords import PasswordFormatError, check_format, hash_password, verify_password
     from kb.reports import DocumentReport, IngestReport, Progress, Stats
     from kb.search.evaluate import Query, load_qrels, load_queries, mean_metrics
-    from kb.search.filters import Filters
     from kb.search.fusion import DEFAULT_FUSION, FUSIONS
     from kb.search.results import MODES, CaseHit, PassageHit, SearchMode, SearchResult
     from kb.settings import Settings, resolve_index_dir
     from kb.storage.audit import AuditEvent, acting_as, default_actor, set_actor
     from kb.storage.documents import DocumentInfo
+    from kb.storage.filters import Filters
     from kb.write.sample import SAMPLE_LEDGER, ensure_sample

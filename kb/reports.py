@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from ingest.ledger import LedgerRead
 
@@ -31,7 +32,7 @@ class DocumentReport:
     """What one manual upload did: new, replaced, or unchanged (identical file skipped)."""
 
     name: str
-    status: str
+    status: Literal["new", "replaced", "unchanged"]
     title: str
     pages: int | None
     passages: int

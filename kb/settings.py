@@ -17,6 +17,7 @@ from kb.errors import SettingsError
 
 DEFAULT_INDEX_DIR = "indexes/default"
 DEFAULT_LOCK_TIMEOUT = 600.0  # seconds a writer waits for another writer
+EMBED_BATCH = 256  # texts per encoder call: ingest, reindex and batch search
 DEFAULT_APPROX_THRESHOLD = 20_000  # vectors at which FAISS switches to IVF (BENCHMARKS.md)
 
 

@@ -13,7 +13,7 @@ import pytest
 from kb import Filters, KnowledgeBase
 from kb.index import ivf as approx
 from kb.index.faiss import VectorIndex
-from kb.knowledge_base import Layout
+from kb.storage.layout import Layout
 
 # Vectors around the real model's embeddings of the sample ledger, whose spread the IVF
 # settings were tuned on (BENCHMARKS.md); copies of the session's real sample base.
@@ -111,7 +111,7 @@ def test_base_above_threshold_gets_ivf_and_keeps_behaving(
 
 
 def test_hysteresis_keeps_the_current_kind_between_half_and_full_threshold() -> None:
-    t = approx.APPROX_THRESHOLD
+    t = approx.threshold()
     assert approx.wanted_kind(t, "flat") == "ivf"
     assert approx.wanted_kind(t * 3 // 4, "ivf") == "ivf"
     assert approx.wanted_kind(t * 3 // 4, "flat") == "flat"

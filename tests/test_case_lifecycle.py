@@ -13,10 +13,10 @@ from openpyxl import load_workbook
 from ingest.case_form import case_from_form, new_case_id
 from kb import KnowledgeBase
 from kb.cli.main import main
-from kb.clusters.data import load_selection
 from kb.ops.check import check_base
 from kb.outputs.export import COLUMNS, export
-from kb.search.filters import Filters
+from kb.storage.filters import Filters
+from kb.storage.selection import load_selection
 
 MODES = ("hybrid", "dense", "lexical")
 

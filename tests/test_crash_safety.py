@@ -26,8 +26,8 @@ import pytest
 
 from kb import KnowledgeBase
 from kb.ops.check import check_base
-from kb.search.filters import Filters
 from kb.storage.faults import POINTS
+from kb.storage.filters import Filters
 from tests.conftest import ROOT, SAMPLE_LEDGER
 
 KILLS = 210

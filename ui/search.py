@@ -11,6 +11,7 @@ import datetime as dt
 import streamlit as st
 
 from kb import (
+    MODES,
     CaseHit,
     Filters,
     KnowledgeBase,
@@ -80,7 +81,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "export_csv": ("結果をCSVで保存", "Save results as CSV"),
     "export_xlsx": ("結果をExcelで保存", "Save results as Excel"),
 }
-MODES = ("hybrid", "dense", "lexical")
 
 
 def _sidebar_filters(kb: KnowledgeBase) -> tuple[Filters, str, int]:

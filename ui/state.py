@@ -17,7 +17,7 @@ def knowledge_base() -> KnowledgeBase:
     """The shared base; reopened when another process re-embedded it with another model."""
     index_dir = str(resolve_index_dir())
     kb = open_knowledge_base(index_dir)
-    if kb.store.manifest().get("model", kb.embedder.name) != kb.embedder.name:
+    if kb.stored_model() != kb.embedder.name:
         open_knowledge_base.clear()
         kb = open_knowledge_base(index_dir)
     return kb

@@ -7,10 +7,10 @@ import json
 import click
 
 from kb import hash_password
-from kb.cli.main import Context, main
+from kb.cli.context import Context
 
 
-@main.command(name="audit")
+@click.command(name="audit")
 @click.option("--limit", "-n", default=50, show_default=True, type=click.IntRange(1, 100000),
               help="Newest N events.")
 @click.option("--action", default=None,
@@ -36,7 +36,7 @@ def audit_command(obj: Context, limit: int, action: str | None, as_json: bool) -
                    f"{'  ' + counts if counts else ''}{detail}")
 
 
-@main.command(name="hash-password")
+@click.command(name="hash-password")
 @click.password_option("--password", prompt="Manager password", confirmation_prompt=True,
                        help="The password (prompted for, hidden, when omitted).")
 def hash_password_command(password: str) -> None:

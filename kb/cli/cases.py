@@ -8,10 +8,10 @@ import click
 
 from kb import EXPORT_FORMATS as FORMATS
 from kb import MODES, export
-from kb.cli.main import Context, main
+from kb.cli.context import Context
 
 
-@main.command()
+@click.command()
 @click.argument("ids", nargs=-1)
 @click.option("--undo", is_flag=True, help="Restore retired cases (戻す) instead.")
 @click.option("--list", "list_only", is_flag=True, help="Only list the retired cases.")
@@ -36,7 +36,7 @@ def retire(obj: Context, ids: tuple[str, ...], undo: bool, list_only: bool) -> N
         raise SystemExit(1)
 
 
-@main.command(name="export")
+@click.command(name="export")
 @click.argument("out", type=click.Path(dir_okay=False))
 @click.option("--query", default=None,
               help="Export only the cases this search returns (in rank order), not the whole base.")

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from kb import CONTINUES, GROWING_NO_MEASURE, Cluster, ClusterParams, ClusterReport, Filters, cluster_cases
-from kb.cli.main import Context, main
+from kb.cli.context import Context, date_options, date_range
 
 _SPARK = "▁▂▃▄▅▆▇█"
 _STATUS = {"continues": "再発継続 continues after measure",
@@ -17,17 +17,6 @@ _STATUS = {"continues": "再発継続 continues after measure",
            "no_measure": "対策なし no measure"}
 _FLAGS = {CONTINUES: "再発防止策後も継続 continues after measure",
           GROWING_NO_MEASURE: "増加・対策なし growing, no measure"}
-
-
-def _filters(date_from: str | None, date_to: str | None, product: tuple[str, ...],
-             category: tuple[str, ...]) -> Filters:
-    from ingest.values import parse_date
-
-    try:
-        start, end = parse_date(date_from), parse_date(date_to)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-    return Filters(start, end, categories=category, products=product)
 
 
 def spark(values: tuple[int, ...]) -> str:
@@ -98,9 +87,8 @@ def _print(report: ClusterReport) -> None:
                    f"(run `kb reindex`)")
 
 
-@main.command()
-@click.option("--from", "date_from", help="Cases on or after this date.")
-@click.option("--to", "date_to", help="Cases on or before this date.")
+@click.command()
+@date_options
 @click.option("--product", multiple=True, help="Only these products (商品); repeatable.")
 @click.option("--category", multiple=True, help="Only these categories (分類); repeatable.")
 @click.option("--clusters", "n_clusters", type=click.IntRange(2, 500), default=None,
@@ -118,7 +106,7 @@ def clusters(obj: Context, date_from: str | None, date_to: str | None, product: 
              category: tuple[str, ...], n_clusters: int | None, recent_months: int, seed: int,
              as_json: bool, csv_path: Path | None, summary_path: Path | None) -> None:
     """Group similar past cases: labels, trends, escalation, prevention effectiveness."""
-    filters = _filters(date_from, date_to, product, category)
+    filters = Filters(*date_range(date_from, date_to), categories=category, products=product)
     params = ClusterParams(n_clusters=n_clusters, recent_months=recent_months, seed=seed)
     with obj.open() as kb:
         report = cluster_cases(kb, filters, params)

@@ -1,4 +1,7 @@
-"""`kb check`, `kb backup`, `kb restore`: a thin layer over kb.check and kb.backup."""
+"""`kb check`, `kb backup`, `kb restore`: a thin layer over kb/ops
+
+A refused backup or restore (BackupError) reaches the group's error boundary as its message.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,8 @@ from pathlib import Path
 
 import click
 
-from kb import BackupError, CheckReport, backup, check_base, resolve_index_dir, restore
-from kb.cli.main import Context, main
+from kb import CheckReport, backup, check_base, resolve_index_dir, restore
+from kb.cli.context import Context
 
 _NAMES = {"schema": "スキーマ schema", "sqlite": "SQLite 整合性 integrity",
           "fts:chunks": "全文索引 FTS5 (cases)", "fts:doc_chunks": "全文索引 FTS5 (manuals)",
@@ -18,6 +21,7 @@ _NAMES = {"schema": "スキーマ schema", "sqlite": "SQLite 整合性 integrity
 
 
 def _echo_report(report: CheckReport) -> None:
+    """One line per finding, then the verdict (and how to repair, when it can be)."""
     for finding in report.findings:
         mark = "OK" if finding.ok else ("修復 REPAIRED" if finding.repaired else "NG FAILED")
         click.echo(f"[{mark}] {_NAMES.get(finding.name, finding.name)}: {finding.detail}")
@@ -29,7 +33,7 @@ def _echo_report(report: CheckReport) -> None:
         click.echo(f"不整合があります / inconsistent: {report.root}{hint}")
 
 
-@main.command()
+@click.command()
 @click.option("--repair/--no-repair", default=True, show_default=True,
               help="Rebuild missing, stale or damaged FAISS files from SQLite (the only part "
                    "that can be repaired: it is derived).")
@@ -46,30 +50,24 @@ def check(obj: Context, repair: bool, as_json: bool) -> None:
         raise SystemExit(1)
 
 
-@main.command(name="backup")
+@click.command(name="backup")
 @click.argument("target", type=click.Path(file_okay=False, path_type=Path))
 @click.pass_obj
 def backup_command(obj: Context, target: Path) -> None:
     """Copy the base into TARGET (a new or empty folder) while it stays in use."""
-    try:
-        record = backup(resolve_index_dir(obj.index), target)
-    except BackupError as exc:
-        raise click.ClickException(str(exc)) from None
+    record = backup(resolve_index_dir(obj.index), target)
     click.echo(f"バックアップしました / backed up to {target}: {record.cases} cases, "
                f"{record.documents} manuals, state version {record.state_version}, "
                f"model {record.model}")
 
 
-@main.command(name="restore")
+@click.command(name="restore")
 @click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("target", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Replace the base (or files) already in TARGET.")
 def restore_command(source: Path, target: Path, force: bool) -> None:
     """Restore the backup in SOURCE as the base in TARGET, then check it."""
-    try:
-        record, report = restore(source, target, force=force)
-    except BackupError as exc:
-        raise click.ClickException(str(exc)) from None
+    record, report = restore(source, target, force=force)
     click.echo(f"復元しました / restored {record.cases} cases, {record.documents} manuals "
                f"(state version {record.state_version}, backed up {record.created_at}) to {target}")
     _echo_report(report)

@@ -25,13 +25,12 @@ import threading
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kb.clusters.data import CaseRow, Selection, load_selection, read_version
 from kb.clusters.describe import (
     Measure,
     cases_after,
@@ -45,7 +44,8 @@ from kb.clusters.describe import (
     trend_of,
 )
 from kb.clusters.method import Partition, layout_2d, partition, subgroups
-from kb.search.filters import Filters
+from kb.storage.filters import Filters
+from kb.storage.selection import CaseRow, Selection, load_selection, read_version
 
 if TYPE_CHECKING:
     from kb.knowledge_base import KnowledgeBase
@@ -73,19 +73,13 @@ class ClusterParams:
     seed: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class CaseInfo:
-    """One case as the cluster views show it."""
+_ROW_FIELDS = tuple(f.name for f in fields(CaseRow))
 
-    id: str
-    date: str | None
-    title: str
-    content: str
-    product: str
-    category: str
-    escalated: bool | None
-    prevention: str
-    status: str
+
+@dataclass(frozen=True, slots=True)
+class CaseInfo(CaseRow):
+    """One case as the cluster views show it: its fields, and where it fell."""
+
     cluster: int  # 1-based
     issue: str | None  # e.g. "3.2"; None when the case is in no issue of 3+ cases
     outlier: bool  # its own group was too small; it joined the nearest cluster
@@ -293,10 +287,9 @@ def build_report(selection: Selection, filters: Filters, params: ClusterParams) 
         for c in range(k))
     drawn, coords = layout_2d(part.features, part.labels, params.map_points, params.seed)
     position = {int(i): (float(x), float(y)) for i, (x, y) in zip(drawn, coords, strict=True)}
-    cases = {row.id: CaseInfo(row.id, row.date, row.title, row.content, row.product,
-                              row.category, row.escalated, row.prevention, row.status,
-                              int(part.labels[n]) + 1, names.get(int(issue_of[n])),
-                              bool(part.outliers[n]), *position.get(n, (None, None)))
+    cases = {row.id: CaseInfo(*(getattr(row, f) for f in _ROW_FIELDS), int(part.labels[n]) + 1,
+                              names.get(int(issue_of[n])), bool(part.outliers[n]),
+                              *position.get(n, (None, None)))
              for n, row in enumerate(rows)}
     return ClusterReport(selection.state_version, filters, params, months, clusters, cases,
                          part.k_found, part.algorithm, selection.unembedded,

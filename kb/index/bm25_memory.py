@@ -11,19 +11,24 @@ fusion is unchanged; tests compare the two. Small bases keep using FTS5 directly
 
 from __future__ import annotations
 
-import os
+import logging
 import re
-import sqlite3
 import weakref
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 from scipy import sparse
 
+from kb.index.base import LexicalBackend, atomic_write
+from kb.index.fts5 import CASE_WEIGHTS, Fts5Cases
+from kb.storage.cases import Store
+from kb.storage.filters import Filters
+
+log = logging.getLogger(__name__)
 K1, B = 1.2, 0.75
 # Rows (chunks) from which search uses this index; below it FTS5 is fast enough.
 MIN_ROWS = 20_000
-FILE_NAME = "lexical.npz"  # beside kb.sqlite3
 _UNICODE61 = re.compile(r"[^\W_]+")  # what FTS5's unicode61 counts as tokens (for lengths)
 
 
@@ -46,8 +51,9 @@ class LexicalIndex:
             self.rows_of.setdefault(owner, []).append(position)
 
     @classmethod
-    def build(cls, db: sqlite3.Connection, weights: tuple[float, float]) -> LexicalIndex:
-        """Read every FTS5 row once and compute its BM25 term weights."""
+    def build(cls, rows: Iterable[tuple[int, str, str, str, bool]],
+              weights: tuple[float, float]) -> LexicalIndex:
+        """Compute BM25 term weights of every FTS5 row, read once (Store.iter_fts_rows)."""
         rowids: list[int] = []
         owners: list[str] = []
         embedded: list[bool] = []
@@ -56,10 +62,7 @@ class LexicalIndex:
         cols: list[int] = []
         terms: list[int] = []
         freqs: list[float] = []
-        for rowid, primary, secondary, case_id, has_vector in db.execute(
-                "SELECT f.rowid, f.primary_text, f.secondary_text, c.case_id, "
-                "c.vector IS NOT NULL FROM chunks_fts f JOIN chunks c ON c.id = f.rowid "
-                "ORDER BY f.rowid"):
+        for rowid, primary, secondary, case_id, has_vector in rows:
             position = len(rowids)
             rowids.append(rowid)
             owners.append(case_id)
@@ -90,14 +93,12 @@ class LexicalIndex:
 
     def save(self, path: Path, version: int) -> None:
         """Atomically, like the FAISS file: a restart then skips the build (seconds at 100k)."""
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-        np.savez(tmp, version=np.int64(version), rowids=self.rowids,
-                 owners=np.asarray(self.owners, dtype=str), terms=np.asarray(self.terms, dtype=str),
-                 data=self.matrix.data, indices=self.matrix.indices, indptr=self.matrix.indptr,
-                 shape=np.asarray(self.matrix.shape), idf=self.idf, embedded=self.embedded)
-        with tmp.open("rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        atomic_write(path, lambda handle: np.savez(
+            handle, version=np.int64(version), rowids=self.rowids,
+            owners=np.asarray(self.owners, dtype=str), terms=np.asarray(self.terms, dtype=str),
+            data=self.matrix.data, indices=self.matrix.indices, indptr=self.matrix.indptr,
+            shape=np.asarray(self.matrix.shape), idf=self.idf, embedded=self.embedded),
+            suffix=".tmp.npz")
 
     @classmethod
     def load(cls, path: Path, version: int) -> LexicalIndex | None:
@@ -178,24 +179,49 @@ def match_terms(match: str) -> list[str]:
     return [t[1:-1].replace('""', '"') for t in match.split(" OR ")] if match else []
 
 
-_cache: weakref.WeakKeyDictionary[object, tuple[int, LexicalIndex | None]] = (
+class MemoryBm25:
+    """The cases' lexical backend on a large base (LexicalBackend): FTS5's scores, from memory."""
+
+    def __init__(self, index: LexicalIndex, store: Store) -> None:
+        self.index, self.store = index, store
+
+    def top(self, match: str, k: int, filters: Filters) -> list[tuple[int, float]]:
+        allowed = None if filters.is_empty() else self.store.allowed_chunks(filters,
+                                                                            with_vector=False)
+        return self.index.top(match_terms(match), k, allowed)
+
+    def scores_of(self, match: str, chunk_ids: list[int]) -> dict[int, float]:
+        return self.index.scores_of(match_terms(match), chunk_ids)
+
+    def owners_of(self, chunk_ids: list[int]) -> dict[int, str]:
+        return self.index.owners_of(chunk_ids)
+
+    def chunks_of(self, case_ids: list[str], with_vector: bool = False) -> dict[str, list[int]]:
+        return self.index.chunks_of(case_ids, with_vector)
+
+
+_cache: weakref.WeakKeyDictionary[Store, tuple[int, LexicalIndex | None]] = (
     weakref.WeakKeyDictionary())
 
 
-def for_store(store: object, version: int, weights: tuple[float, float]) -> LexicalIndex | None:
+def memory_index(store: Store, path: Path, version: int,
+                 weights: tuple[float, float]) -> LexicalIndex | None:
     """The in-memory index of a large base, rebuilt when its cases changed; None if small."""
     cached = _cache.get(store)
     if cached is not None and cached[0] == version:
         return cached[1]
-    db: sqlite3.Connection = store.db  # type: ignore[attr-defined]
-    path = Path(store.path).with_name(FILE_NAME)  # type: ignore[attr-defined]
     index = None
-    if db.execute("SELECT count(*) FROM chunks").fetchone()[0] >= MIN_ROWS:
+    if store.chunk_count() >= MIN_ROWS:
         index = LexicalIndex.load(path, version)
         if index is None:
-            index = LexicalIndex.build(db, weights)
+            index = LexicalIndex.build(store.iter_fts_rows(), weights)
             index.save(path, version)
+            log.info("built the in-memory BM25 index (%d rows) into %s", len(index), path.name)
     _cache[store] = (version, index)
     return index
 
 
+def lexical_backend(store: Store, path: Path, version: int) -> LexicalBackend:
+    """BM25 from memory on a large base, FTS5 directly on a small one (same scores)."""
+    index = memory_index(store, path, version, CASE_WEIGHTS)
+    return Fts5Cases(store) if index is None else MemoryBm25(index, store)

@@ -8,29 +8,40 @@ measured size, approximate (IVF) above it: kb/index/ivf.py.
 
 from __future__ import annotations
 
-import os
+import functools
+import logging
 import struct
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import faiss
 import numpy as np
 
 from kb.index import ivf as approx
-from kb.storage import faults
+from kb.index.base import atomic_write
 from kb.storage.locking import WriterLock
+
+log = logging.getLogger(__name__)
 
 _MAGIC = b"KBFAISS1"
 _HEADER = struct.Struct("<8sqq")  # magic, state version, dim
 
-# One thread per query: on 2 cores, two OpenMP threads were 2-4x slower per single query.
-faiss.omp_set_num_threads(1)
+
+
+@functools.cache
+def _one_thread() -> None:
+    """One thread per query: on 2 cores, two OpenMP threads were 2-4x slower per single query.
+    Set on first use, not at import (importing must not change the process)."""
+    faiss.omp_set_num_threads(1)
 
 
 class VectorIndex:
     """Inner-product search over unit vectors, keyed by chunk id: exact, or IVF when given."""
 
     def __init__(self, dim: int, index: faiss.Index | None = None) -> None:
+        _one_thread()
         self.dim = dim
         self.index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
 
@@ -69,6 +80,17 @@ class VectorIndex:
         keep = ids[0] >= 0
         return scores[0][keep], ids[0][keep]
 
+    def ids(self) -> np.ndarray:
+        """Every chunk id held, sorted (kb check compares them with SQLite)."""
+        if not len(self):
+            return np.zeros(0, np.int64)
+        if hasattr(self.index, "id_map"):
+            return np.sort(faiss.vector_to_array(self.index.id_map))
+        invlists = self.index.invlists  # IVF: ids live in the inverted lists
+        parts = [faiss.rev_swig_ptr(invlists.get_ids(i), invlists.list_size(i)).copy()
+                 for i in range(invlists.nlist) if invlists.list_size(i)]
+        return np.sort(np.concatenate(parts)).astype(np.int64)
+
     def vectors_for(self, ids: list[int]) -> np.ndarray:
         """Stored vectors for these chunk ids (to score candidates found lexically)."""
         if not ids:
@@ -76,18 +98,14 @@ class VectorIndex:
         return np.vstack([self.index.reconstruct(int(i)) for i in ids])
 
     def save(self, path: Path, version: int) -> None:
-        """Write atomically: readers see the old file or the new one, never half of one."""
+        """Write atomically, tagged with the state version it reflects (kb/index/base.py)."""
         data = faiss.serialize_index(self.index)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with tmp.open("wb") as handle:
+
+        def write(handle: BinaryIO) -> None:
             handle.write(_HEADER.pack(_MAGIC, version, self.dim))
             handle.write(data.tobytes())
-            handle.flush()
-            os.fsync(handle.fileno())
-        faults.point("faiss-before-rename")
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-        faults.point("faiss-after-rename")
+
+        atomic_write(path, write, fault="faiss")
 
     @classmethod
     def load(cls, path: Path) -> tuple[VectorIndex, int] | None:
@@ -112,17 +130,6 @@ def file_version(path: Path) -> int | None:
     except (OSError, struct.error):
         return None
     return version if magic == _MAGIC else None
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class DerivedIndex:
@@ -176,9 +183,12 @@ class DerivedIndex:
         else:
             self.index = VectorIndex(self.dim)
         del sample
+        started = time.perf_counter()
         with approx.all_cores():
             for ids, vectors in self.iter_vectors():
                 self.index.add(ids, vectors)
+        log.info("rebuilt %s from SQLite: %d vectors, %s, %.1f s", self.path.name,
+                 len(self.index), self.index.kind, time.perf_counter() - started)
 
     def _save_rebuilt(self, version: int, replace_same: bool = False) -> None:
         """Save a rebuilt index unless a writer is busy or a newer file is already there.

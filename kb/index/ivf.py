@@ -17,9 +17,12 @@ from contextlib import contextmanager
 import faiss
 import numpy as np
 
+from kb.settings import Settings
+
 # Vectors at which the index switches to IVF (measured: BENCHMARKS.md). Below half of it
 # an IVF index goes back to exact search, so a base near the line does not flip-flop.
-APPROX_THRESHOLD = int(os.environ.get("KB_APPROX_THRESHOLD", "20000"))
+# KB_APPROX_THRESHOLD (kb/settings.py) sets it; tests and benchmarks may set this override.
+APPROX_THRESHOLD: int | None = None
 # Share of the lists probed per query: recall@10 0.96-0.97 against exact search on real
 # embeddings at 10k-100k vectors (0.06 gave 0.94-0.96: too close to 0.95).
 PROBE_SHARE = 0.1
@@ -38,11 +41,17 @@ def probes(nlist: int) -> int:
     return min(nlist, max(MIN_PROBES, math.ceil(PROBE_SHARE * nlist)))
 
 
+def threshold() -> int:
+    """Vectors at which search switches to IVF: the override, else the setting."""
+    return APPROX_THRESHOLD or Settings.from_env().approx_threshold
+
+
 def wanted_kind(n: int, current: str) -> str:
     """'ivf' or 'flat' for a base of `n` vectors, with hysteresis around the threshold."""
-    if n >= APPROX_THRESHOLD:
+    limit = threshold()
+    if n >= limit:
         return "ivf"
-    if n < APPROX_THRESHOLD // 2:
+    if n < limit // 2:
         return "flat"
     return current
 

@@ -19,12 +19,13 @@ from pathlib import Path
 
 from kb.errors import BackupError
 from kb.index.faiss import file_version
-from kb.ops.check import INDEXES, CheckReport, check_base
-from kb.storage.locking import LOCK_NAME, WriterLock
+from kb.ops.check import CheckReport, check_base
+from kb.storage.database import manifest_of
+from kb.storage.layout import BACKUP_MANIFEST as MANIFEST_NAME
+from kb.storage.layout import DATABASE, DERIVED_FILES, WRITE_LOCK
+from kb.storage.locking import WriterLock
 
 BACKUP_FORMAT = 1
-MANIFEST_NAME = "backup.json"
-DATABASE = "kb.sqlite3"
 
 
 @dataclass(frozen=True)
@@ -81,25 +82,25 @@ def backup(root: Path, target: Path) -> BackupManifest:
     _copy_database(database, copy)
     db = sqlite3.connect(copy)
     try:
-        manifest = dict(db.execute("SELECT key, value FROM manifest").fetchall())
+        manifest = manifest_of(db)
         one = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731
         counts = (one("SELECT count(*) FROM cases"), one("SELECT count(*) FROM chunks"),
                   one("SELECT count(*) FROM documents"))
     finally:
         db.close()
     faiss_files = []
-    for name, key, _, _ in INDEXES:
+    for name, key in ((d.name, d.version_key) for d in DERIVED_FILES):
         # Only a file that reflects the copied state; copy then re-check (a writer may swap it).
-        if file_version(root / name) == int(manifest.get(key, 0)):
+        if file_version(root / name) == manifest.version_of(key):
             shutil.copyfile(root / name, target / name)
-            if file_version(target / name) == int(manifest.get(key, 0)):
+            if file_version(target / name) == manifest.version_of(key):
                 faiss_files.append(name)
             else:
                 (target / name).unlink()
     record = BackupManifest(
         BACKUP_FORMAT, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), str(root),
-        int(manifest.get("state_version", 0)), int(manifest.get("schema_version", 0)),
-        manifest.get("model", ""), int(manifest.get("dim", 0)), *counts, _sha256(copy),
+        manifest.state_version, manifest.schema_version, manifest.model or "", manifest.dim,
+        *counts, _sha256(copy),
         faiss_files)
     (target / MANIFEST_NAME).write_text(json.dumps(asdict(record), ensure_ascii=False, indent=2),
                                         encoding="utf-8")
@@ -125,7 +126,7 @@ def read_manifest(source: Path) -> BackupManifest:
 def restore(source: Path, root: Path, force: bool = False) -> tuple[BackupManifest, CheckReport]:
     """Restore the backup in `source` as the base at `root`; then check (and rebuild FAISS)."""
     record = read_manifest(source)
-    present = {p.name for p in root.iterdir()} - {LOCK_NAME} if root.exists() else set()
+    present = {p.name for p in root.iterdir()} - {WRITE_LOCK} if root.exists() else set()
     if present and not force:
         what = "ナレッジベースがあります / already holds a knowledge base" \
             if DATABASE in present else "空ではありません / is not empty"
@@ -138,7 +139,7 @@ def restore(source: Path, root: Path, force: bool = False) -> tuple[BackupManife
         db = sqlite3.connect(root / DATABASE, isolation_level=None)
         db.execute("PRAGMA journal_mode = WAL")
         db.close()
-        for name, _, _, _ in INDEXES:
+        for name in (d.name for d in DERIVED_FILES):
             if name in record.faiss_files and (source / name).exists():  # else rebuilt below
                 tmp = root / f".{name}.restore.tmp"
                 shutil.copyfile(source / name, tmp)

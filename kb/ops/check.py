@@ -14,19 +14,17 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 from kb.index.faiss import DerivedIndex, VectorIndex, file_version
-from kb.storage.database import iter_vectors
+from kb.storage.database import iter_vectors, manifest_of
+from kb.storage.layout import DERIVED_FILES, Layout
 from kb.storage.locking import WriterLock
 from kb.storage.schema import SCHEMA_VERSION
 
 SPOT_CHECKS = 64  # vectors compared between FAISS and SQLite per index
 
 # FAISS file, manifest key of the version it must carry, chunk table, its FTS5 table.
-INDEXES = (("vectors.faiss", "vectors_version", "chunks", "chunks_fts"),
-           ("documents.faiss", "doc_vectors_version", "doc_chunks", "doc_chunks_fts"))
 
 
 @dataclass
@@ -64,7 +62,7 @@ def check_base(root: Path, repair: bool = True, spot_checks: int = SPOT_CHECKS,
     """Check the base at `root` (waiting for any writer to finish); rebuild bad FAISS files
     from SQLite if `repair`."""
     report = CheckReport(root)
-    database = root / "kb.sqlite3"
+    database = Layout(root).database
     if not database.exists():
         report.findings.append(Finding("database", False, f"ナレッジベースがありません / no "
                                        f"knowledge base at {root} (no {database.name})"))
@@ -77,7 +75,9 @@ def check_base(root: Path, repair: bool = True, spot_checks: int = SPOT_CHECKS,
             if not report.findings[-1].ok:
                 return report  # nothing below can be trusted on a damaged file
             rng = random.Random(seed)
-            for name, key, table, fts in INDEXES:
+            for derived in DERIVED_FILES:
+                name, key, table, fts = (derived.name, derived.version_key, derived.table,
+                                         derived.fts_table)
                 _check_fts(db, table, fts, report)
                 _check_faiss(db, root, name, key, table, report, repair, spot_checks, rng)
             _check_temp_files(root, report, repair)
@@ -87,12 +87,12 @@ def check_base(root: Path, repair: bool = True, spot_checks: int = SPOT_CHECKS,
 
 
 def _check_sqlite(db: sqlite3.Connection, report: CheckReport) -> None:
-    manifest = dict(db.execute("SELECT key, value FROM manifest").fetchall())
-    schema = int(manifest.get("schema_version", 0))
+    manifest = manifest_of(db)
+    schema = manifest.schema_version
     report.findings.append(Finding(
-        "schema", schema == SCHEMA_VERSION and "model" in manifest and "dim" in manifest,
-        f"schema {schema} (expected {SCHEMA_VERSION}), model {manifest.get('model')}, "
-        f"dim {manifest.get('dim')}, state version {manifest.get('state_version', 0)}"))
+        "schema", schema == SCHEMA_VERSION and manifest.model is not None and manifest.dim > 0,
+        f"schema {schema} (expected {SCHEMA_VERSION}), model {manifest.model}, "
+        f"dim {manifest.dim or None}, state version {manifest.state_version}"))
     rows = [r[0] for r in db.execute("PRAGMA integrity_check").fetchall()]
     ok = rows == ["ok"]
     report.findings.append(Finding(
@@ -148,7 +148,7 @@ def _faiss_problem(db: sqlite3.Connection, path: Path, expected: int, dim: int, 
     index = loaded[0]
     if index.dim != dim:
         return f"dimension {index.dim}, the model's is {dim}"
-    ids = np.sort(faiss.vector_to_array(index.index.id_map)) if len(index) else np.zeros(0, np.int64)
+    ids = index.ids()
     stored = np.array([r[0] for r in db.execute(
         f"SELECT id FROM {table} WHERE vector IS NOT NULL ORDER BY id")], dtype=np.int64)
     if len(ids) != len(stored) or not np.array_equal(ids, stored):
@@ -161,7 +161,7 @@ def _faiss_problem(db: sqlite3.Connection, path: Path, expected: int, dim: int, 
     for chunk_id in sample:
         blob = db.execute(f"SELECT vector FROM {table} WHERE id = ?", (chunk_id,)).fetchone()[0]
         want = np.frombuffer(blob, dtype=np.float32)
-        if not np.array_equal(index.index.reconstruct(int(chunk_id)), want):
+        if not np.array_equal(index.vectors_for([int(chunk_id)])[0], want):
             return f"vector of chunk {chunk_id} differs from SQLite"
         if not np.isfinite(want).all() or abs(float(np.linalg.norm(want)) - 1.0) > 1e-3:
             return f"vector of chunk {chunk_id} is not a finite unit vector"
@@ -170,8 +170,8 @@ def _faiss_problem(db: sqlite3.Connection, path: Path, expected: int, dim: int, 
 
 def _check_faiss(db: sqlite3.Connection, root: Path, name: str, key: str, table: str,
                  report: CheckReport, repair: bool, spot_checks: int, rng: random.Random) -> None:
-    manifest = dict(db.execute("SELECT key, value FROM manifest").fetchall())
-    expected, dim = int(manifest.get(key, 0)), int(manifest.get("dim", 0))
+    manifest = manifest_of(db)
+    expected, dim = manifest.version_of(key), manifest.dim
     path = root / name
     problem = _faiss_problem(db, path, expected, dim, table, spot_checks, rng)
     count = db.execute(f"SELECT count(*) FROM {table} WHERE vector IS NOT NULL").fetchone()[0]

@@ -20,12 +20,12 @@ import numpy as np
 
 from kb.embeddings import Embedder
 from kb.index.analyser import fts_query
-from kb.index.faiss import VectorIndex
+from kb.index.base import LexicalBackend, VectorBackend
 from kb.search.cases import gather
 from kb.search.evaluate import metrics_for
-from kb.search.filters import Filters
 from kb.search.fusion import DEFAULT_DENSE_PRIOR, adaptive
-from kb.storage.database import Store
+from kb.storage.cases import Store
+from kb.storage.filters import Filters
 
 PRIORS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
 MIN_LABELLED = 40  # fewer labelled cases than this: too little to learn from
@@ -51,8 +51,7 @@ class Calibration:
 
 def _labels(store: Store) -> tuple[str, dict[str, tuple[str, ...]]] | None:
     """Case id -> label, using the most specific label fields the ledger fills in."""
-    rows = store.db.execute("SELECT id, category, product FROM cases "
-                            "WHERE retired_at IS NULL").fetchall()
+    rows = store.labels()
     for name, pick in (("category+product", lambda r: (r[1], r[2])),
                        ("category", lambda r: (r[1],)), ("product", lambda r: (r[2],))):
         labels = {r[0]: pick(r) for r in rows if all(pick(r))}
@@ -65,7 +64,8 @@ def _labels(store: Store) -> tuple[str, dict[str, tuple[str, ...]]] | None:
     return None
 
 
-def calibrate(store: Store, index: VectorIndex, embedder: Embedder, seed: int = 13,
+def calibrate(store: Store, index: VectorBackend, lexical: LexicalBackend, embedder: Embedder,
+              seed: int = 13,
               progress: Callable[[int, int, str], None] | None = None) -> Calibration | None:
     """Pick the dense prior that best ranks same-label cases; None without usable labels."""
     found = _labels(store)
@@ -77,20 +77,19 @@ def calibrate(store: Store, index: VectorIndex, embedder: Embedder, seed: int = 
         members.setdefault(label, []).append(case_id)
     pool = [c for c, label in labels.items() if len(members[label]) >= 2]
     queries = random.Random(seed).sample(pool, min(MAX_QUERIES, len(pool)))
-    texts = dict(store.db.execute(
-        f"SELECT id, content FROM cases WHERE id IN ({', '.join('?' * len(queries))})", queries))
+    texts = store.contents(queries)
     vectors = embedder.encode_queries([texts[q] for q in queries])
     totals = dict.fromkeys(PRIORS, 0.0)
     for n, (query_id, vector) in enumerate(zip(queries, vectors, strict=True), start=1):
         match = fts_query(texts[query_id])
-        candidates = gather(store, index, vector, match, 100, Filters(), "hybrid")
-        ids, dense, lexical = candidates.complete(store, index, vector, match)
+        candidates = gather(store, index, lexical, vector, match, 100, Filters(), "hybrid")
+        ids, dense, lex = candidates.complete(store, index, lexical, vector, match)
         keep = [i for i, c in enumerate(ids) if c != query_id]  # a case is not its own answer
         ids = [ids[i] for i in keep]
-        dense, lexical = dense[keep], lexical[keep]
+        dense, lex = dense[keep], lex[keep]
         relevant = {c: 1.0 for c in members[labels[query_id]] if c != query_id}
         for prior in PRIORS:
-            order = np.argsort(-adaptive(dense, lexical, prior), kind="stable")[:10]
+            order = np.argsort(-adaptive(dense, lex, prior), kind="stable")[:10]
             totals[prior] += metrics_for([ids[i] for i in order], relevant)["nDCG@10"]
         if progress and (n % 20 == 0 or n == len(queries)):
             progress(n, len(queries), "calibrate")

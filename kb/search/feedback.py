@@ -9,11 +9,9 @@ touches a ranking. BENCHMARKS.md has the measurement.
 
 from __future__ import annotations
 
-import datetime as dt
-import sqlite3
-from dataclasses import dataclass
-
 import numpy as np
+
+from kb.storage.records import Feedback
 
 MIN_SIMILARITY = 0.75
 # "Not helpful" only says the case did not fit that very question; applied to merely
@@ -22,47 +20,14 @@ MIN_SIMILARITY_NEGATIVE = 0.9
 WEIGHT = 1.0  # in the z-score units of the fused hybrid score
 
 
-@dataclass(frozen=True)
-class Feedback:
-    query: str
-    case_id: str
-    helpful: bool
-    rank: int | None
-    mode: str
-    created_at: str
-
-
-def record(db: sqlite3.Connection, query: str, query_vector: np.ndarray | None, case_id: str,
-           helpful: bool, rank: int | None = None, mode: str = "") -> None:
-    """Store one judgment; a later judgment of the same query and case replaces it."""
-    blob = None if query_vector is None else np.asarray(query_vector, np.float32).tobytes()
-    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        db.execute("DELETE FROM feedback WHERE query = ? AND case_id = ?", (query, case_id))
-        db.execute("INSERT INTO feedback (query, query_vector, case_id, helpful, rank, mode, "
-                   "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                   (query, blob, case_id, int(helpful), rank, mode, now))
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-
-
-def all_feedback(db: sqlite3.Connection) -> list[Feedback]:
-    rows = db.execute("SELECT query, case_id, helpful, rank, mode, created_at FROM feedback "
-                      "ORDER BY id").fetchall()
-    return [Feedback(q, c, bool(h), r, m, t) for q, c, h, r, m, t in rows]
-
-
-def judgments(db: sqlite3.Connection) -> tuple[list[tuple[str, str]], dict[str, dict[str, float]]]:
+def judgments(items: list[Feedback]) -> tuple[list[tuple[str, str]], dict[str, dict[str, float]]]:
     """Queries (id, text) and qrels from feedback: helpful = relevant (grade 1).
 
     Queries with only 'not helpful' marks have no relevant case and are left out.
     """
     texts: dict[str, str] = {}
     qrels: dict[str, dict[str, float]] = {}
-    for item in all_feedback(db):
+    for item in items:
         qid = texts.setdefault(item.query, f"fb{len(texts) + 1}")
         if item.helpful:
             qrels.setdefault(qid, {})[item.case_id] = 1.0
@@ -73,14 +38,8 @@ def judgments(db: sqlite3.Connection) -> tuple[list[tuple[str, str]], dict[str, 
 class FeedbackIndex:
     """Query vectors with their judgments, loaded once per state of the base."""
 
-    def __init__(self, db: sqlite3.Connection, dim: int) -> None:
-        rows = db.execute("SELECT query_vector, case_id, helpful FROM feedback "
-                          "WHERE query_vector IS NOT NULL").fetchall()
-        rows = [r for r in rows if len(r[0]) == dim * 4]  # vectors of another model are ignored
-        self.vectors = (np.vstack([np.frombuffer(r[0], np.float32) for r in rows])
-                        if rows else np.zeros((0, dim), np.float32))
-        self.case_ids = [r[1] for r in rows]
-        self.signs = np.array([1.0 if r[2] else -1.0 for r in rows])
+    def __init__(self, vectors: np.ndarray, case_ids: list[str], signs: np.ndarray) -> None:
+        self.vectors, self.case_ids, self.signs = vectors, case_ids, signs
 
     def __len__(self) -> int:
         return len(self.case_ids)

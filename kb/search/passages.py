@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from kb.index import analyser
-from kb.index.faiss import VectorIndex
+from kb.index.base import VectorBackend
+from kb.index.fts5 import PASSAGE_WEIGHTS, Fts5Table
 from kb.search.fusion import DEFAULT_DENSE_PRIOR, adaptive
 from kb.search.results import PassageHit
 from kb.storage.documents import DocumentStore
@@ -16,26 +17,27 @@ PER_DOCUMENT = 2  # at most this many passages of one manual, so several manuals
 DENSE_MARGIN = 0.1
 
 
-def search_passages(docs: DocumentStore, index: VectorIndex, query: str,
+def search_passages(docs: DocumentStore, index: VectorBackend, query: str,
                     qvec: np.ndarray | None, top_k: int = 5, mode: str = "hybrid",
                     depth: int = 50) -> list[PassageHit]:
     """Best passages for the query, each with its document, pages and heading path."""
     if top_k <= 0 or not query.strip():
         return []
     match = analyser.fts_query(query)
+    fts = Fts5Table(docs, "doc_chunks_fts", PASSAGE_WEIGHTS)
     dense: dict[int, float] = {}
     lexical: dict[int, float] = {}
     if mode != "lexical" and qvec is not None:
         scores, ids = index.search(qvec, depth)
         dense = dict(zip(ids.tolist(), scores.tolist(), strict=True))
     if mode != "dense":
-        lexical = dict(docs.lexical_search(match, depth))
+        lexical = dict(fts.top(match, depth))
     if mode == "hybrid":
         ids = list(dict.fromkeys([*dense, *lexical]))
         missing = [i for i in ids if i not in dense]
         if missing and qvec is not None:
             dense.update(zip(missing, (index.vectors_for(missing) @ qvec).tolist(), strict=True))
-        lexical.update(docs.lexical_scores_of(match, [i for i in ids if i not in lexical]))
+        lexical.update(fts.scores_of(match, [i for i in ids if i not in lexical]))
         d = np.array([dense.get(i, 0.0) for i in ids])
         lx = np.array([lexical.get(i, 0.0) for i in ids])
         fused = adaptive(d, lx, DEFAULT_DENSE_PRIOR) if ids else np.zeros(0)

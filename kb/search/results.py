@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
 from ingest.records import Case
+from kb.storage.documents import Passage
 
 
 class SearchMode(StrEnum):
@@ -44,16 +45,10 @@ def _round(value: float | None) -> float | None:
 
 
 @dataclass
-class PassageHit:
+class PassageHit(Passage):
     """A manual passage that applies: where to find it (document, page, headings) and why."""
 
-    document_id: str
-    title: str
-    text: str
-    page_start: int | None
-    page_end: int | None
-    heading_path: tuple[str, ...]
-    score: float
+    score: float = 0.0
     matched_terms: list[str] = field(default_factory=list)
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -9,10 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kb.storage.database import _chunks, _marks, iter_vectors
+from kb.storage.database import batches, iter_vectors, marks, set_vectors, vectors_by_hash
 
 # Headings count less than the passage text itself in BM25.
-FTS_WEIGHTS = (0.5, 1.0)
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,10 @@ class DocumentInfo:
     last_retrieved_at: str | None
 
 
-@dataclass(frozen=True)
-class StoredPassage:
-    chunk_id: int
+@dataclass
+class Passage:
+    """A manual passage and where to find it: document, pages, heading path."""
+
     document_id: str
     title: str
     text: str
@@ -89,9 +90,9 @@ class DocumentStore:
         rows = self.db.execute("SELECT id, vector IS NOT NULL FROM doc_chunks WHERE document_id = ?",
                                (document_id,)).fetchall()
         ids = [r[0] for r in rows]
-        for part in _chunks(ids):
-            self.db.execute(f"DELETE FROM doc_chunks_fts WHERE rowid IN ({_marks(len(part))})", part)
-            self.db.execute(f"DELETE FROM doc_chunks WHERE id IN ({_marks(len(part))})", part)
+        for part in batches(ids):
+            self.db.execute(f"DELETE FROM doc_chunks_fts WHERE rowid IN ({marks(len(part))})", part)
+            self.db.execute(f"DELETE FROM doc_chunks WHERE id IN ({marks(len(part))})", part)
         return [r[0] for r in rows if r[1]]
 
     def delete(self, document_id: str) -> tuple[bool, list[int]]:
@@ -99,7 +100,7 @@ class DocumentStore:
         gone = self.db.execute("DELETE FROM documents WHERE id = ?", (document_id,)).rowcount
         return bool(gone), removed
 
-    def insert_chunk(self, document_id: str, order: int, text: str, page_start: int | None,
+    def insert_passage(self, document_id: str, order: int, text: str, page_start: int | None,
                      page_end: int | None, heading_path: tuple[str, ...], text_hash: str,
                      vector: np.ndarray, heading_tokens: str, body_tokens: str) -> int:
         cursor = self.db.execute(
@@ -114,25 +115,35 @@ class DocumentStore:
         return chunk_id
 
     def vectors_by_hash(self, hashes: list[str]) -> dict[str, bytes]:
-        out: dict[str, bytes] = {}
-        for part in _chunks(hashes):
-            out.update(self.db.execute(
-                f"SELECT text_hash, vector FROM doc_chunks WHERE vector IS NOT NULL "
-                f"AND text_hash IN ({_marks(len(part))})", part))
-        return out
+        return vectors_by_hash(self.db, "doc_chunks", hashes)
 
     def iter_vectors(self, batch: int = 20000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         return iter_vectors(self.db, "doc_chunks", batch)
 
-    def passages(self, chunk_ids: list[int]) -> dict[int, StoredPassage]:
-        out: dict[int, StoredPassage] = {}
-        for part in _chunks([int(i) for i in chunk_ids]):
+    def passages(self, chunk_ids: list[int]) -> dict[int, Passage]:
+        out: dict[int, Passage] = {}
+        for part in batches([int(i) for i in chunk_ids]):
             for row in self.db.execute(
                 f"SELECT c.id, c.document_id, d.title, c.text, c.page_start, c.page_end, "
                 f"c.heading_path FROM doc_chunks c JOIN documents d ON d.id = c.document_id "
-                f"WHERE c.id IN ({_marks(len(part))})", part):
-                out[row[0]] = StoredPassage(*row[:6], tuple(json.loads(row[6])))
+                f"WHERE c.id IN ({marks(len(part))})", part):
+                out[row[0]] = Passage(*row[1:6], tuple(json.loads(row[6])))
         return out
+
+    def passage_texts(self) -> list[tuple[int, str, tuple[str, ...]]]:
+        """(id, text, heading path) of every passage, in id order (reindex)."""
+        return [(cid, text, tuple(json.loads(heading))) for cid, text, heading in self.db.execute(
+            "SELECT id, text, heading_path FROM doc_chunks ORDER BY id")]
+
+    def set_vectors(self, chunk_ids: list[int], vectors: np.ndarray) -> None:
+        """Inside a transaction: replace the vectors of these passages (reindex)."""
+        set_vectors(self.db, "doc_chunks", chunk_ids, vectors)
+
+    def retokenise(self, rows: list[tuple[int, str, str]]) -> None:
+        """Inside a transaction: rewrite every FTS5 row from (id, heading tokens, body tokens)."""
+        self.db.execute("DELETE FROM doc_chunks_fts")
+        self.db.executemany("INSERT INTO doc_chunks_fts (rowid, heading, body) VALUES (?, ?, ?)",
+                            rows)
 
     def page_text(self, document_id: str, page: int) -> str:
         """Text of the passages on one page, in order (for 'open the cited page')."""
@@ -141,33 +152,14 @@ class DocumentStore:
             "AND coalesce(page_end, page_start) >= ? ORDER BY ord", (document_id, page, page))
         return "\n\n".join(r[0] for r in rows)
 
-    def lexical_search(self, match: str, limit: int) -> list[tuple[int, float]]:
-        if not match:
-            return []
-        bm25 = f"bm25(doc_chunks_fts, {FTS_WEIGHTS[0]}, {FTS_WEIGHTS[1]})"
-        return [(int(r[0]), -float(r[1])) for r in self.db.execute(
-            f"SELECT rowid, {bm25} AS s FROM doc_chunks_fts WHERE doc_chunks_fts MATCH ? "
-            f"ORDER BY s LIMIT ?", (match, limit))]
-
-    def lexical_scores_of(self, match: str, chunk_ids: list[int]) -> dict[int, float]:
-        if not match or not chunk_ids:
-            return {}
-        out: dict[int, float] = {}
-        bm25 = f"bm25(doc_chunks_fts, {FTS_WEIGHTS[0]}, {FTS_WEIGHTS[1]})"
-        for part in _chunks([int(i) for i in chunk_ids]):
-            for rowid, score in self.db.execute(
-                f"SELECT rowid, {bm25} FROM doc_chunks_fts WHERE doc_chunks_fts MATCH ? "
-                f"AND rowid IN ({_marks(len(part))})", [match, *part]):
-                out[int(rowid)] = -float(score)
-        return out
-
-    def mark_retrieved(self, document_ids: list[str], now: str) -> None:
-        for part in _chunks(document_ids):
-            self.db.execute(f"UPDATE documents SET last_retrieved_at = ? "
-                            f"WHERE id IN ({_marks(len(part))})", [now, *part])
-
-    def stale(self, unretrieved_before: str, unchanged_before: str) -> list[tuple[DocumentInfo, str]]:
-        """Review candidates with the reason: not retrieved lately, or not updated for long."""
+    def stale(self, unretrieved_days: int, unchanged_months: int) -> list[tuple[DocumentInfo, str]]:
+        """Review candidates (断捨離) with the reason: not retrieved by any search in N days
+        ('unretrieved'), or not updated in M months ('unchanged'), or both."""
+        now = dt.datetime.now(dt.UTC)
+        unretrieved_before = (now - dt.timedelta(days=unretrieved_days)).isoformat(
+            timespec="seconds")
+        unchanged_before = (now - dt.timedelta(days=30 * unchanged_months)).isoformat(
+            timespec="seconds")
         out = []
         for info in self.list():
             reasons = []

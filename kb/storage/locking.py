@@ -11,6 +11,7 @@ the holder dies (even by SIGKILL), so a crashed ingest never leaves it stuck.
 from __future__ import annotations
 
 import fcntl
+import functools
 import logging
 import os
 import threading
@@ -18,13 +19,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 from kb.errors import WriterLockTimeout
 from kb.settings import Settings
+from kb.storage.layout import WRITE_LOCK
 
 log = logging.getLogger(__name__)
 
-LOCK_NAME = "write.lock"
 _POLL = 0.1
 
 
@@ -43,7 +45,7 @@ class WriterLock:
 
     def __init__(self, root: Path, timeout: float | None = None,
                  on_wait: Callable[[Path], None] = _announce) -> None:
-        self.path = root / LOCK_NAME
+        self.path = root / WRITE_LOCK
         self.timeout = timeout
         self.on_wait = on_wait
         self._fd: int | None = None
@@ -104,3 +106,30 @@ class WriterLock:
             yield
         finally:
             self.release()
+
+
+T = TypeVar("T")
+
+
+def serialised(method: Callable[..., T]) -> Callable[..., T]:
+    """Serialise calls on `self._lock`: the app serves many sessions from threads of one
+    process, sharing one SQLite connection and the FAISS indexes."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: object, **kwargs: object) -> T:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+def writing(method: Callable[..., T]) -> Callable[..., T]:
+    """Also hold the base's writer lock (`self.writer`) for the whole call: other processes
+    wait for it, readers never do."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: object, **kwargs: object) -> T:
+        with self._lock, self.writer():
+            return method(self, *args, **kwargs)
+
+    return wrapper

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
@@ -21,15 +21,15 @@ from ingest.chunking import chunk_text
 from ingest.records import Case
 from kb.embeddings import Embedder
 from kb.index import analyser
-from kb.storage.database import Store
+from kb.reports import Progress
+from kb.settings import EMBED_BATCH
+from kb.storage.cases import Store
 
-EMBED_BATCH = 256
 CASE_BATCH = 1024
 # Above this many new vectors the FAISS index is rebuilt from SQLite after the commit
 # (streaming, bounded) instead of keeping every vector in memory to add them at the end.
 KEEP_VECTORS = 50_000
 
-Progress = Callable[[int, int, str], None]
 last_writes: CaseWrites | None = None  # the latest ingest's figures, for the benchmarks
 
 

@@ -1,4 +1,4 @@
-"""Reading the cases to cluster straight from the knowledge base's SQLite file.
+"""Reading the cases to cluster (the similar-incident views) straight from the SQLite file.
 
 Its own short-lived connection, so a long clustering read never shares a cursor with the
 app's searches on the knowledge base's connection (WAL lets both read at once).
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kb.search.filters import Filters
+from kb.storage.filters import Filters
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,136 @@
+"""Searches as staff run them: one committed snapshot, cases and manual passages together.
+
+Holds what searches reuse between calls (the feedback vectors, when a manual was last
+noted as retrieved), so the facade stays a list of delegations.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import numpy as np
+
+from ingest.masking import mask_text
+from kb.embeddings import Embedder
+from kb.index import analyser
+from kb.index.indexes import Indexes
+from kb.reports import Progress
+from kb.search.cases import gather, search_cases
+from kb.search.feedback import FeedbackIndex
+from kb.search.fusion import DEFAULT_DENSE_PRIOR, DEFAULT_FUSION
+from kb.search.passages import search_passages
+from kb.search.results import SearchResult
+from kb.settings import EMBED_BATCH
+from kb.storage import records
+from kb.storage.filters import Filters
+
+NOTE_RETRIEVED_EVERY = 3600.0  # seconds between two notes that one manual was useful
+
+
+class Searcher:
+    """Runs searches on one base; callers serialise calls (KnowledgeBase's lock)."""
+
+    def __init__(self, indexes: Indexes, embedder: Embedder) -> None:
+        self.indexes, self.embedder = indexes, embedder
+        self._retrieved: dict[str, float] = {}
+        self._feedback_key: tuple[int, int | None] | None = None
+        self._feedback_index: FeedbackIndex | None = None
+
+    def dense_prior(self) -> float:
+        """The fusion weight searches use: calibrated for this base, else the default."""
+        prior = self.indexes.store.manifest().fusion_dense_prior
+        return DEFAULT_DENSE_PRIOR if prior is None else prior
+
+    def search(self, query: str, top_k: int = 10, mode: str = "hybrid",
+               filters: Filters | None = None, fusion: str = DEFAULT_FUSION,
+               use_feedback: bool = True, passages: int = 5) -> SearchResult:
+        """Cases (kb/search/cases.py) and manual passages (kb/search/passages.py)."""
+        started = time.perf_counter()
+        qvec = None
+        if mode != "lexical" and query.strip():
+            qvec = self.embedder.encode_queries([query])[0]
+        store, indexes = self.indexes.store, self.indexes
+        # One snapshot: SQLite, FTS5 and the FAISS copies as of one committed state.
+        with store.snapshot():
+            indexes.sync()
+            result = search_cases(store, indexes.case_vectors, indexes.lexical(), query, qvec,
+                                  top_k, mode, filters, fusion, self.dense_prior(),
+                                  self.feedback() if use_feedback else None)
+            if passages and indexes.docs.count():
+                result.passages = search_passages(indexes.docs, indexes.passage_vectors, query,
+                                                  qvec, passages, mode)
+            result.state_version = store.state_version()
+        self._note_retrieved([p.document_id for p in result.passages])
+        # What staff waited for: query embedding, cases and manual passages together.
+        result.took_ms = (time.perf_counter() - started) * 1000
+        return result
+
+    def search_many(self, queries: list[str], top_k: int = 10, mode: str = "hybrid",
+                    filters: Filters | None = None, fusion: str = DEFAULT_FUSION,
+                    progress: Progress | None = None,
+                    use_feedback: bool = True) -> list[SearchResult]:
+        """Many queries, embedded in batches, all against one committed state."""
+        vectors: np.ndarray | list[None] = [None] * len(queries)
+        if mode != "lexical" and queries:
+            vectors = np.vstack([self.embedder.encode_queries(queries[s : s + EMBED_BATCH])
+                                 for s in range(0, len(queries), EMBED_BATCH)])
+        store, indexes = self.indexes.store, self.indexes
+        with store.snapshot():
+            indexes.sync()
+            lexical, prior = indexes.lexical(), self.dense_prior()
+            feedback = self.feedback() if use_feedback else None
+            results = []
+            for n, (query, vector) in enumerate(zip(queries, vectors, strict=True), start=1):
+                results.append(search_cases(store, indexes.case_vectors, lexical, query, vector,
+                                            top_k, mode, filters, fusion, prior, feedback))
+                if progress and (n % 50 == 0 or n == len(queries)):
+                    progress(n, len(queries), "search")
+            return results
+
+    def candidate_pools(self, queries: list[str]
+                        ) -> list[tuple[list[str], np.ndarray, np.ndarray]]:
+        """Hybrid candidates of each query with both raw scores, before fusion."""
+        vectors = self.embedder.encode_queries(queries) if queries else []
+        store, indexes = self.indexes.store, self.indexes
+        with store.snapshot():
+            indexes.sync()
+            lexical, pools = indexes.lexical(), []
+            for query, qvec in zip(queries, vectors, strict=True):
+                match = analyser.fts_query(query)
+                found = gather(store, indexes.case_vectors, lexical, qvec, match, 100, Filters(),
+                               "hybrid")
+                pools.append(found.complete(store, indexes.case_vectors, lexical, qvec, match))
+            return pools
+
+    def record_feedback(self, query: str, case_id: str, helpful: bool, rank: int | None,
+                        mode: str) -> None:
+        """Store a staff judgment of one result with its query, masked first: staff may have
+        typed the customer's phone number."""
+        query = mask_text(query)[0]
+        vector = self.embedder.encode_queries([query])[0]
+        records.record_feedback(self.indexes.store.db, query, vector, case_id, helpful, rank, mode)
+
+    def feedback(self) -> FeedbackIndex | None:
+        """Feedback vectors, reloaded only when feedback was added (by any process)."""
+        db = self.indexes.store.db
+        key = records.feedback_key(db)
+        if key[0] == 0:
+            return None
+        if self._feedback_key != key:
+            self._feedback_index = FeedbackIndex(*records.feedback_vectors(db, self.embedder.dim))
+            self._feedback_key = key
+        return self._feedback_index
+
+    def _note_retrieved(self, document_ids: list[str]) -> None:
+        """Remember when a manual was last useful (for `kb stale`), at most hourly per manual.
+
+        Skipped (tried again next time) while another process writes: a search never
+        waits for a long ingest transaction.
+        """
+        now = time.time()
+        due = [d for d in dict.fromkeys(document_ids)
+               if now - self._retrieved.get(d, 0) > NOTE_RETRIEVED_EVERY]
+        stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        if due and records.mark_retrieved(self.indexes.store, due, stamp):
+            self._retrieved.update(dict.fromkeys(due, now))

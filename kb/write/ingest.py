@@ -1,0 +1,129 @@
+"""Ledger and case ingest: limits, masking, one transaction, the audit event, the FAISS apply."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+from collections.abc import Iterable, Iterator
+
+from ingest.ledger import read_ledger, write_rejects
+from ingest.limits import Limits
+from ingest.masking import MaskPolicy, mask_case
+from ingest.records import Case
+from kb.embeddings import Embedder
+from kb.index.indexes import Indexes
+from kb.reports import IngestReport, Progress
+from kb.search.calibration import Calibration, calibrate
+from kb.search.fusion import DEFAULT_DENSE_PRIOR
+from kb.settings import Settings
+from kb.storage import audit
+from kb.storage.layout import CASES_KEY
+from kb.write.cases import write_cases
+
+log = logging.getLogger(__name__)
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def ingest_ledger(indexes: Indexes, embedder: Embedder, path: str | os.PathLike[str],
+                  overrides: dict[str, str] | None = None, skip_invalid: bool = False,
+                  progress: Progress | None = None, encoding: str | None = None,
+                  masking: MaskPolicy | None = None, limits: Limits | None = None
+                  ) -> IngestReport:
+    """Read, validate and store a ledger: all rows or nothing, unless `skip_invalid`."""
+    read = read_ledger(path, overrides, encoding=encoding,
+                       limits=limits or Settings.from_env().limits())
+    if not skip_invalid:
+        read.raise_for_errors()
+    rejected = len({e.location for e in read.errors})
+    policy = (masking or MaskPolicy()).for_mapping(read.mapping)
+    report = ingest_cases(indexes, embedder, read.cases, progress, policy, "ingest_ledger",
+                          read.path, rejected, limits)
+    report.source, report.ledger = read.path, read
+    report.rejected = rejected
+    if read.errors:
+        report.rejects_file = str(write_rejects(read))
+    return report
+
+
+def ingest_cases(indexes: Indexes, embedder: Embedder, cases: Iterable[Case],
+                 progress: Progress | None, masking: MaskPolicy, action: str = "ingest_cases",
+                 target: str = "", rejected: int = 0, limits: Limits | None = None
+                 ) -> IngestReport:
+    """Upsert cases in one transaction, in bounded batches (kb/write/cases.py); only text
+    that changed is embedded again. A retired case that comes in again stays retired."""
+    store = indexes.store
+    report = IngestReport()
+    prepared = _prepared(cases, masking, report, limits or Settings.from_env().limits())
+    before = store.index_version(CASES_KEY)
+    with store.transaction():
+        store.mark_index_changed(CASES_KEY)
+        writes = write_cases(store, embedder, prepared, now(), progress,
+                             total=len(cases) if isinstance(cases, list) else 0)
+        report.new, report.updated = writes.new, writes.updated
+        report.unchanged, report.embedded = writes.unchanged, writes.embedded
+        audit.record(store.db, action, target or writes.changed_names(),
+                     {"new": report.new, "updated": report.updated,
+                      "unchanged": report.unchanged, "rejected": rejected,
+                      **{f"masked_{k}": n for k, n in report.masked.items()}})
+    if writes.rebuild_index:
+        indexes.cases.version = -1
+    indexes.applied(CASES_KEY, before, writes.removed, writes.added_ids, writes.added_vectors)
+    if writes.changed and calibration_due(indexes):
+        recalibrate(indexes, embedder, progress)
+    return report
+
+
+def _prepared(cases: Iterable[Case], masking: MaskPolicy, report: IngestReport,
+              limits: Limits) -> Iterator[Case]:
+    """Cases within the field limit, masked; the masked form is what is stored and embedded.
+
+    A generator, so the batched write streams; a limit error inside it rolls the write back.
+    """
+    for case in cases:
+        limits.check_case(case)
+        masked, counts = mask_case(case, masking)
+        for kind, n in counts.items():
+            report.masked[kind] = report.masked.get(kind, 0) + n
+        yield masked
+
+
+def compare(indexes: Indexes, cases: list[Case]) -> dict[str, int]:
+    """What an ingest of `cases` would do, without writing: new, updated, unchanged."""
+    known = indexes.store.fingerprints([c.id for c in cases])
+    unchanged = sum(known.get(c.id) == c.fingerprint() for c in cases)
+    new = sum(c.id not in known for c in cases)
+    return {"new": new, "updated": len(cases) - new - unchanged, "unchanged": unchanged}
+
+
+def calibration_due(indexes: Indexes) -> bool:
+    """Re-tune the fusion weight when the base has grown or shrunk by a tenth or more."""
+    last = indexes.store.manifest().calibration()
+    cases = indexes.store.counts()["cases"]
+    return not last or abs(cases - int(last["cases_total"])) >= 0.1 * max(
+        int(last["cases_total"]), 1)
+
+
+def recalibrate(indexes: Indexes, embedder: Embedder,
+                progress: Progress | None = None) -> Calibration | None:
+    """Choose the fusion's dense prior from the base's labels (kb/search/calibration.py) and
+    record it, with the evidence, in the manifest; the default prior without labels."""
+    store = indexes.store
+    indexes.sync()
+    result = calibrate(store, indexes.case_vectors, indexes.lexical(), embedder,
+                       progress=progress)
+    prior = result.dense_prior if result else DEFAULT_DENSE_PRIOR
+    log.info("calibrated the fusion: dense prior %s (%s)", prior,
+             f"{result.queries} pseudo-queries, labels {result.label}" if result
+             else "no usable labels: the default")
+    record = {"cases_total": store.counts()["cases"], "at": now(),
+              **(json.loads(result.to_json()) if result else {"dense_prior": None})}
+    store.write_manifest(
+        lambda db: audit.record(db, "calibrate", "", {"queries": result.queries if result else 0},
+                                f"dense prior {prior}"),
+        fusion_dense_prior=prior, fusion_calibration=json.dumps(record, ensure_ascii=False))
+    return result
