@@ -15,7 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from kb.embeddings import DEFAULT_MODEL, HashingEmbedder
+# One BLAS thread in the test process and in the CLI/app processes it starts (they inherit
+# the environment), unless the caller chose otherwise. Set before numpy is first imported.
+# On this 2-core machine with other work running, OpenBLAS's two spinning threads made one
+# clustering of the sample base 3-4 times slower than a single thread (13-20 s against 5 s).
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+from kb.embeddings import DEFAULT_MODEL, HashingEmbedder  # noqa: E402 - after the BLAS setting
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
