@@ -75,25 +75,37 @@ def _pieces(text: str, size: int = 20000) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
 
 
+FTS_TERM = re.compile(r"[^\W_]+")  # a term as FTS5's unicode61 tokenizer cuts it
+
+
+def fts_terms(token: str) -> list[str]:
+    """The terms FTS5 stores for one of our tokens (usually the token itself)."""
+    return FTS_TERM.findall(token)
+
+
 def fts_document(text: str) -> str:
     """Space-joined tokens as stored in FTS5."""
     return " ".join(tokens(text))
 
 
 def fts_query(text: str) -> str:
-    """An FTS5 OR-query over the distinct tokens of `text`; '' when nothing is searchable."""
-    distinct = dict.fromkeys(tokens(text))
+    """An FTS5 OR-query over the distinct tokens of `text`; '' when nothing is searchable.
+
+    A token FTS5's unicode61 tokenizer would split (wi-fi, 1.5) becomes its parts, so
+    FTS5 and the in-memory BM25 (kb/index/bm25_memory.py) score the same terms; quoted
+    whole, FTS5 would match it as a phrase, which an inverted index of terms cannot.
+    """
+    distinct = dict.fromkeys(part for token in tokens(text) for part in fts_terms(token))
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in distinct)
 
 
-def match_spans(text: str, terms: set[str]) -> list[tuple[int, int]]:
-    """(start, end) offsets in the original `text` of words whose token is in `terms`.
+def _located_tokens(text: str) -> list[tuple[str, int, int, str | None]]:
+    """(token, start, end, dictionary form) of every morpheme, with offsets into the original
+    `text`; the dictionary form only for verbs and adjectives (their surface is a stem).
 
     Text is normalised character by character so offsets map back to the original
-    (NFKC may change lengths); used to highlight why a case matched.
+    (NFKC may change lengths).
     """
-    if not terms or not text:
-        return []
     from sudachipy import SplitMode
 
     normalised: list[str] = []
@@ -103,18 +115,52 @@ def match_spans(text: str, terms: set[str]) -> list[tuple[int, int]]:
             normalised.append(out)
             source.append(i)
     flat = "".join(normalised)
-    spans: list[tuple[int, int]] = []
+    found: list[tuple[str, int, int, str | None]] = []
     offset = 0
     for piece in _pieces(flat):
         for m in _tokenizer().tokenize(piece, SplitMode.A):
             surface = m.surface()
             token = surface if _LATIN.match(surface) else normalize(m.normalized_form()).lower()
-            if token in terms and m.end() > m.begin():
-                start = source[offset + m.begin()]
-                end = source[offset + m.end() - 1] + 1
-                if spans and start <= spans[-1][1]:
-                    spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
-                else:
-                    spans.append((start, end))
+            if m.end() > m.begin():
+                found.append((token, source[offset + m.begin()], source[offset + m.end() - 1] + 1,
+                              m.dictionary_form() if m.part_of_speech()[0] in _INFLECTED
+                              else None))
         offset += len(piece)
+    return found
+
+
+def match_spans(text: str, terms: set[str]) -> list[tuple[int, int]]:
+    """(start, end) offsets in the original `text` of words whose token is in `terms`
+    (merged where they touch): used to highlight why a case matched."""
+    if not terms or not text:
+        return []
+    spans: list[tuple[int, int]] = []
+    for token, start, end, _ in _located_tokens(text):
+        if token not in terms:
+            continue
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+        else:
+            spans.append((start, end))
     return spans
+
+
+_INFLECTED = {"動詞", "形容詞"}
+
+
+# Words that match nearly every complaint and so explain no match (shown terms only).
+_UNEXPLAINING = {"商品", "注文", "購入", "お客様", "客", "連絡", "対応", "今回", "件", "場合", "ない", "無い"}
+
+
+def typed_words(query: str) -> dict[str, str]:
+    """token -> the word as the user typed it (たらい回し, not the normalised 盥回し), for the
+    tokens worth showing as "matched": no single characters, bare numbers or stop words."""
+    words: dict[str, str] = {}
+    for token, start, end, dictionary in _located_tokens(query):
+        # 届い of 届いた reads badly: verbs and adjectives show their dictionary form.
+        typed = dictionary or query[start:end]
+        if (len(typed) < 2 or token.isdigit() or typed.isdigit() or token in _STOP_JA
+                or token in _STOP_EN or token in _UNEXPLAINING or typed in _UNEXPLAINING):
+            continue
+        words.setdefault(token, typed)
+    return words

@@ -82,18 +82,19 @@ def _hits(store: Store, found: Candidates, ranked: list[str], final: dict[str, f
     cases = store.get_cases(ranked)
     best_chunk = {r: found.dense_chunk.get(r) or found.lexical_chunk.get(r) for r in ranked}
     texts = store.chunk_owners([c for c in best_chunk.values() if c is not None])
-    # Bare numbers (一 normalises to 1) match everywhere and explain nothing.
-    query_terms = {t for t in analyser.tokens(query) if not t.isdigit()}
+    # Shown as typed; single characters, bare numbers and stop words explain nothing.
+    words = analyser.typed_words(query)
     hits: list[CaseHit] = []
     for case_id in ranked:
         case = cases[case_id]
         chunk = best_chunk[case_id]
-        terms, where = _matches(case, query_terms)
+        terms, where = _matches(case, set(words))
         hits.append(CaseHit(
             case=case, score=float(final[case_id]),
             dense_score=found.dense.get(case_id), lexical_score=found.lexical.get(case_id),
             best_chunks=[texts[chunk][2]] if chunk in texts else [],
-            matched_terms=terms, matched_fields=where))
+            matched_terms=list(dict.fromkeys(words[t] for t in terms)), matched_fields=where,
+            coverage=len(terms) / len(words) if words else None))
     return hits
 
 
