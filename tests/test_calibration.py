@@ -44,6 +44,7 @@ def test_unlabelled_base_keeps_the_default_prior(tmp_path: Path) -> None:
 
 
 @pytest.mark.real_model  # a ranking-quality bar: it holds for the model users search with
+@pytest.mark.slow  # an evaluation: recalibrates (300 pseudo-queries) and runs 3 x 60 queries on USE
 def test_hybrid_is_at_least_as_good_as_either_half_on_held_out_cases(
         real_sample_base_template: Path, tmp_path: Path) -> None:
     """Same-label past cases for held-out complaints of the demo ledger (nDCG@10)."""
