@@ -53,7 +53,9 @@ def canonical_name(name: str | None) -> str:
 
 
 def cores() -> int:
-    return max(1, os.cpu_count() or 1)
+    """CPU cores this process may use (its affinity mask, else `os.cpu_count()`)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return max(1, len(affinity(0)) if affinity else os.cpu_count() or 1)
 
 
 def _unit(matrix: np.ndarray) -> np.ndarray:

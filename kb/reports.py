@@ -22,6 +22,7 @@ class IngestReport:
     unchanged: int = 0
     rejected: int = 0
     embedded: int = 0  # chunk texts that had to be embedded (others reused stored vectors)
+    resumed: int = 0  # vectors reused from the embedding cache of an interrupted ingest
     rejects_file: str | None = None
     masked: dict[str, int] = field(default_factory=dict)  # kind -> count (ingest/masking.py)
     ledger: LedgerRead | None = field(default=None, repr=False)
