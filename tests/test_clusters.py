@@ -254,5 +254,5 @@ def test_tiny_groups_become_listed_outliers_and_capped_groups_merge_without_bein
 
 
 def test_core_does_not_import_streamlit() -> None:
-    code = "import sys, kb.clusters, kb.cli_clusters; sys.exit('streamlit' in sys.modules)"
+    code = "import sys, kb.clusters.report, kb.cli.clusters; sys.exit('streamlit' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0

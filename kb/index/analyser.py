@@ -75,14 +75,27 @@ def _pieces(text: str, size: int = 20000) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
 
 
+FTS_TERM = re.compile(r"[^\W_]+")  # a term as FTS5's unicode61 tokenizer cuts it
+
+
+def fts_terms(token: str) -> list[str]:
+    """The terms FTS5 stores for one of our tokens (usually the token itself)."""
+    return FTS_TERM.findall(token)
+
+
 def fts_document(text: str) -> str:
     """Space-joined tokens as stored in FTS5."""
     return " ".join(tokens(text))
 
 
 def fts_query(text: str) -> str:
-    """An FTS5 OR-query over the distinct tokens of `text`; '' when nothing is searchable."""
-    distinct = dict.fromkeys(tokens(text))
+    """An FTS5 OR-query over the distinct tokens of `text`; '' when nothing is searchable.
+
+    A token FTS5's unicode61 tokenizer would split (wi-fi, 1.5) becomes its parts, so
+    FTS5 and the in-memory BM25 (kb/index/bm25_memory.py) score the same terms; quoted
+    whole, FTS5 would match it as a phrase, which an inverted index of terms cannot.
+    """
+    distinct = dict.fromkeys(part for token in tokens(text) for part in fts_terms(token))
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in distinct)
 
 

@@ -66,17 +66,29 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None], suffix: str = ".
     """Write a derived file so readers see the old file or the new one, never half of one:
     a temp file beside it, fsync, rename, fsync the directory. `fault` names the crash
     points around the rename (kb/storage/faults.py)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}{suffix}")
-    with tmp.open("wb") as handle:
-        write(handle)
-        handle.flush()
-        os.fsync(handle.fileno())
+    tmp = path.with_name(temp_name(path.name, suffix))
+    try:
+        with tmp.open("wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     if fault:
         faults.point(f"{fault}-before-rename")
     os.replace(tmp, path)
     fsync_dir(path.parent)
     if fault:
         faults.point(f"{fault}-after-rename")
+
+
+def temp_name(name: str, suffix: str = ".tmp") -> str:
+    """The temp file beside `name` (hidden, per process); kb check removes leftovers."""
+    return f".{name}.{os.getpid()}{suffix}"
+
+
+TEMP_GLOB = ".*.*.tmp*"  # what temp_name makes, for any derived file
 
 
 def fsync_dir(directory: Path) -> None:

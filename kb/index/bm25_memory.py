@@ -12,7 +12,6 @@ fusion is unchanged; tests compare the two. Small bases keep using FTS5 directly
 from __future__ import annotations
 
 import logging
-import re
 import weakref
 from collections.abc import Iterable
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
+from kb.index import analyser
 from kb.index.base import LexicalBackend, atomic_write
 from kb.index.fts5 import CASE_WEIGHTS, Fts5Cases
 from kb.storage.cases import Store
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 K1, B = 1.2, 0.75
 # Rows (chunks) from which search uses this index; below it FTS5 is fast enough.
 MIN_ROWS = 20_000
-_UNICODE61 = re.compile(r"[^\W_]+")  # what FTS5's unicode61 counts as tokens (for lengths)
+_UNICODE61 = analyser.FTS_TERM  # what FTS5's unicode61 counts as terms
 
 
 class LexicalIndex:
@@ -69,7 +69,7 @@ class LexicalIndex:
             embedded.append(bool(has_vector))
             row: dict[int, float] = {}
             for text, weight in ((primary or "", weights[0]), (secondary or "", weights[1])):
-                for token in text.split():
+                for token in _UNICODE61.findall(text):  # FTS5's terms, not our tokens
                     t = term_of.setdefault(token, len(term_of))
                     row[t] = row.get(t, 0.0) + weight
             lengths.append(len(_UNICODE61.findall(primary or ""))

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kb.index.base import TEMP_GLOB
 from kb.index.faiss import DerivedIndex, VectorIndex, file_version
 from kb.storage.database import iter_vectors, manifest_of
 from kb.storage.layout import DERIVED_FILES, Layout
@@ -192,8 +193,8 @@ def _check_faiss(db: sqlite3.Connection, root: Path, name: str, key: str, table:
 
 
 def _check_temp_files(root: Path, report: CheckReport, repair: bool) -> None:
-    """Half-written FAISS files a killed writer left behind (never read; only take space)."""
-    leftovers = sorted(root.glob(".*.faiss.*.tmp"))
+    """Half-written derived files a killed writer left behind (never read; only take space)."""
+    leftovers = sorted(root.glob(TEMP_GLOB))
     finding = Finding("temp-files", not leftovers, f"{len(leftovers)} leftover temporary files"
                       + (": " + ", ".join(p.name for p in leftovers) if leftovers else ""),
                       repairable=bool(leftovers))
