@@ -11,8 +11,12 @@ embeds to the same bytes in a worker as here (tests/test_embed_resume.py).
 from __future__ import annotations
 
 import multiprocessing
+import sys
+import threading
+import types
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -22,6 +26,7 @@ TASK_TEXTS = 32  # texts per encoder call: one progress tick and one cache commi
 PARALLEL_MIN = 300  # fewer texts than this in an ingest: starting workers costs more
 
 _worker: Embedder | None = None  # the model of a worker process
+_MAIN = threading.Lock()
 
 
 def _start_worker(name: str) -> None:
@@ -32,6 +37,26 @@ def _start_worker(name: str) -> None:
 def _encode_in_worker(texts: list[str]) -> np.ndarray:
     assert _worker is not None, "the worker's initializer did not run"
     return _worker.encode_documents(texts)
+
+
+@contextmanager
+def _main_out_of_sight() -> Iterator[None]:
+    """While workers start, hide the parent's `__main__` from them.
+
+    A spawned child imports the parent's main module first (in case the pickled functions
+    live there). Under Streamlit that module is app.py, whose top level opens the base and
+    builds the sample: each worker would start an ingest of its own, and crash on it. The
+    workers need nothing from it (their functions live here), so `__main__` is an empty
+    module for the moment their processes are created.
+    """
+    with _MAIN:
+        main = sys.modules.get("__main__")
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            yield
+        finally:
+            if main is not None:
+                sys.modules["__main__"] = main
 
 
 def worker_count(setting: int | None) -> int:
@@ -72,7 +97,9 @@ class Encoder:
             for start, part in zip(starts, parts, strict=True):
                 yield start, self.embedder.encode_documents(part)
             return
-        yield from zip(starts, pool.map(_encode_in_worker, parts), strict=True)
+        with _main_out_of_sight():  # map submits every task now: that starts the workers
+            results = pool.map(_encode_in_worker, parts)
+        yield from zip(starts, results, strict=True)
 
     def close(self) -> None:
         if self._pool is not None:
