@@ -4,8 +4,10 @@
     python bench/models.py --model multilingual-e5-small --queries 200
 
 For each model, in one run: ingest cases/s of the sample ledger (360 cases) and of 500
-JaQuAD paragraphs, with one encoder process (KB_EMBED_WORKERS=1) and with one per core;
-then a base of the 1,431 JaQuAD paragraphs, on which the warm single-query latency of
+JaQuAD paragraphs, three ways: one process on one thread, one process with the model's own
+threads on every core (KB_EMBED_WORKERS=1: what a small ingest does), and one encoder process
+per core (the default for a large ingest); wall time and CPU time (this process and its
+workers) each; then a base of the 1,431 JaQuAD paragraphs, on which the warm single-query latency of
 `kb.search` (hybrid, query embedding included; p50/p95) and the batch rate of
 `search_many` are measured with the JaQuAD queries. Peak RSS of this process and of the
 largest encoder worker. The ingest rate is write_cases' own time (chunk, embed, tokenise,
@@ -42,39 +44,53 @@ def _rss_mb(who: int) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
 
 
-def _ingest(model: str, root: Path, workers: int, source: Path | list) -> tuple[int, float, float]:
-    """(cases, write seconds, whole-ingest seconds) of one ingest into a fresh base."""
+def _cpu() -> float:
+    mine, workers = os.times(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return mine.user + mine.system + workers.ru_utime + workers.ru_stime
+
+
+def _ingest(model: str, root: Path, workers: int, threads: int | None,
+            source: Path | list) -> tuple[int, float, float, float]:
+    """(cases, write seconds, whole-ingest seconds, CPU seconds) of one ingest into a new base."""
     shutil.rmtree(root, ignore_errors=True)
     os.environ["KB_EMBED_WORKERS"] = str(workers)
-    try:
-        with KnowledgeBase.open(root, model=model) as kb:
-            started = time.perf_counter()
+    with KnowledgeBase.open(root, model=model) as kb:
+        default = kb.embedder.threads
+        kb.embedder.threads = threads or default
+        try:
             ingest = kb.ingest_ledger if isinstance(source, Path) else kb.ingest_cases
+            started, cpu = time.perf_counter(), _cpu()
             report = ingest(source)
-            whole = time.perf_counter() - started
-    finally:
-        os.environ.pop("KB_EMBED_WORKERS", None)
+            whole, cpu = time.perf_counter() - started, _cpu() - cpu
+        finally:
+            kb.embedder.threads = default
+            os.environ.pop("KB_EMBED_WORKERS", None)
     writes = case_ingest.last_writes
     assert writes is not None and report.new == writes.new
-    return report.new, writes.seconds, whole
+    return report.new, writes.seconds, whole, cpu
+
+
+WAYS = {"1 process, 1 thread": (1, 1), "1 process, all threads": (1, None),
+        "1 process per core": (cores(), None)}
 
 
 def ingest_rates(model: str, tmp: Path, name: str, source: Path | list) -> None:
     rates = {}
-    for workers in (1, cores()):
-        n, seconds, whole = _ingest(model, tmp / f"{name}-{workers}", workers, source)
-        rates[workers] = n / seconds
-        print(f"  ingest {name:<17} {workers} process{'es' if workers > 1 else '  '}: "
-              f"{n / seconds:6.1f} cases/s ({n} cases, write {seconds:.1f} s, "
-              f"whole ingest {whole:.1f} s)", flush=True)
-    if cores() > 1:
-        print(f"  ingest {name:<17} speed-up with {cores()} processes: "
-              f"{rates[cores()] / rates[1]:.2f}x", flush=True)
+    for way, (workers, threads) in WAYS.items():
+        n, seconds, whole, cpu = _ingest(model, tmp / name.replace(" ", "-"), workers, threads,
+                                         source)
+        rates[way] = n / seconds
+        print(f"  ingest {name:<17} {way:<22}: {n / seconds:6.1f} cases/s ({n} cases, write "
+              f"{seconds:.1f} s; whole ingest {whole:.1f} s, {cpu:.1f} CPU s)", flush=True)
+    base = rates["1 process, 1 thread"]
+    print(f"  ingest {name:<17} speed-up over 1 process, 1 thread: "
+          + ", ".join(f"{way} {rate / base:.2f}x" for way, rate in list(rates.items())[1:]),
+          flush=True)
 
 
 def search_speed(model: str, tmp: Path, n_queries: int, n_batch: int) -> None:
     root = tmp / "jaquad-all"
-    n, seconds, _ = _ingest(model, root, cores(), jaquad_cases())
+    n, seconds, _, _ = _ingest(model, root, cores(), None, jaquad_cases())
     print(f"  base of {n} JaQuAD paragraphs built in {seconds:.1f} s ({n / seconds:.1f} cases/s)")
     queries = [q.text for q in load_queries(JAQUAD / "queries.jsonl")]
     with KnowledgeBase.open(root, create=False) as kb:
