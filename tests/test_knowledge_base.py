@@ -82,7 +82,7 @@ def test_faiss_file_is_rebuilt_when_missing_or_stale(kb: KnowledgeBase, tmp_path
         assert [h.case.id for h in reopened.search("荷物が届かない", mode="dense").hits] == expected
     assert VectorIndex.load(Layout(root).vectors) is not None
     # A FAISS file from an older state (say, a crash after the SQLite commit) is not trusted.
-    stale = VectorIndex(512)
+    stale = VectorIndex(reopened.embedder.dim)
     stale.save(Layout(root).vectors, version=0)
     with KnowledgeBase.open(root) as reopened:
         assert len(reopened.index) == reopened.stats().vectors > 0
@@ -102,6 +102,7 @@ def test_second_process_changes_are_picked_up(kb: KnowledgeBase, tmp_path: Path)
     assert hit.case.id == "T-200"
 
 
+@pytest.mark.real_model  # the message names the default model the base was built with
 def test_opening_with_another_model_is_a_clear_error(kb: KnowledgeBase) -> None:
     root = kb.layout.root
     kb.close()
@@ -117,6 +118,7 @@ def test_model_from_environment_is_checked_too(kb: KnowledgeBase,
         KnowledgeBase.open(kb.layout.root)
 
 
+@pytest.mark.real_model  # USE -> MiniLM, then a semantic search with the new model
 def test_reindex_switches_model_and_search_still_works(kb: KnowledgeBase) -> None:
     kb.reindex(MINILM)
     assert (kb.stats().model, kb.stats().dim) == (MINILM, 384)

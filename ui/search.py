@@ -61,6 +61,17 @@ TEXT: dict[str, tuple[str, str]] = {
     "warn_case": ("{id}：原因「{cause}」／対応「{response}」",
                   "{id}: cause \"{cause}\" / response \"{response}\""),
     "badge": ("二次クレーム", "Escalated"),
+    "similarity": ("類似度", "Similarity"),
+    "level_high": ("高", "high"),
+    "level_medium": ("中", "medium"),
+    "level_low": ("低", "low"),
+    "no_close": ("近い過去事例は見つかりませんでした。", "No close past case was found."),
+    "no_close_detail": ("いちばん近い事例でも、似た事例のない台帳で見つかる程度の近さです。"
+                        "参考として最も近い {n} 件を表示します。新しい種類のクレームとして記録してください。",
+                        "Even the nearest cases are no closer than what a ledger without such a case "
+                        "returns. The {n} nearest are shown for reference; consider recording this "
+                        "as a new kind of complaint."),
+    "nearest": ("参考：最も近い事例", "For reference: the nearest cases"),
     "matched": ("一致した語", "Matched words"),
     "matched_in": ("一致した項目", "Matched in"),
     "helpful": ("役に立った", "Helpful"),
@@ -139,6 +150,7 @@ def _case_card(kb: KnowledgeBase, query: str, rank: int, hit: CaseHit, terms: se
         facts = " ・ ".join(escape_markdown(x) for x in
                            (case.date or "", case.category, case.product, case.channel) if x)
         badge = f"  :red-background[{tr(TEXT, 'badge')}]" if case.escalated else ""
+        badge += _similarity_badge(hit)
         st.markdown(f"**{rank}. {highlight(case.title or case.id, terms)}**{badge}  \n"
                     f"{facts} ・ {field_label('id')} {escape_markdown(case.id)}")
         st.markdown(f"**{field_label('content')}**  \n{highlight(case.content, terms)}")
@@ -157,6 +169,19 @@ def _case_card(kb: KnowledgeBase, query: str, rank: int, hit: CaseHit, terms: se
                        f"／ {tr(TEXT, 'matched_in')}: {where}")
         _feedback_buttons(kb, query, rank, hit, mode)
         nav.link("case", tr(TEXT, "open_case"), {"id": case.id}, icon=":material/open_in_new:")
+
+
+NEAREST_SHOWN = 3  # cases shown, for reference, under "no close past case"
+_LEVEL_COLOURS = {"high": "green", "medium": "orange", "low": "gray"}
+
+
+def _similarity_badge(hit: CaseHit) -> str:
+    """類似度 高 (0.82): how close this case really is, calibrated per model."""
+    if hit.level is None or hit.confidence is None:
+        return ""
+    colour = _LEVEL_COLOURS[hit.level]
+    return (f"  :{colour}-badge[{tr(TEXT, 'similarity')} {tr(TEXT, f'level_{hit.level}')} "
+            f"({hit.confidence:.2f})]")
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -235,9 +260,14 @@ def render_results(kb: KnowledgeBase, query: str, result: SearchResult) -> None:
     cases_column, manuals_column = (st.columns([2, 1]) if result.passages
                                     else (st.container(), None))
     with cases_column:
-        if not result.hits:
+        hits = result.hits
+        if not hits:
             st.info(tr(TEXT, "no_results"))
-        for rank, hit in enumerate(result.hits, start=1):
+        elif result.no_close_case:
+            hits = hits[:NEAREST_SHOWN]
+            st.warning(f"**{tr(TEXT, 'no_close')}**  \n{tr(TEXT, 'no_close_detail', n=len(hits))}")
+            st.subheader(tr(TEXT, "nearest"))
+        for rank, hit in enumerate(hits, start=1):
             _case_card(kb, query, rank, hit, terms, result.mode)
     if manuals_column is not None:
         with manuals_column:
