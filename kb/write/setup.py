@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from kb.embeddings import DEFAULT_MODEL, Embedder, load_embedder
+from kb.embeddings import DEFAULT_MODEL, Embedder, canonical_name, load_embedder
 from kb.errors import KnowledgeBaseError, ModelMismatchError
 from kb.index import analyser
 from kb.settings import Settings, resolve_index_dir
@@ -23,7 +23,9 @@ def open_store(directory: str | os.PathLike[str] | None, model: str | None,
     store = Store(layout.database)
     try:
         manifest = store.manifest()
-        wanted = model or Settings.from_env().embedding_model or manifest.model or DEFAULT_MODEL
+        # A base keeps the model it was built with (an old USE base still opens with USE).
+        wanted = canonical_name(model or Settings.from_env().embedding_model or manifest.model
+                                or DEFAULT_MODEL)
         _check_compatible(layout, manifest, wanted)
         embedder = load_embedder(wanted)
         if not manifest.model:
@@ -38,7 +40,7 @@ def open_store(directory: str | os.PathLike[str] | None, model: str | None,
 def _check_compatible(layout: Layout, manifest: Manifest, wanted: str) -> None:
     """Refuse another model or analyser than the base was built with, naming the fix."""
     stored = manifest.model
-    if stored and wanted != stored:
+    if stored and wanted != canonical_name(stored):
         raise ModelMismatchError(
             f"the knowledge base at {layout.root} was built with embedding model "
             f"'{stored}' (dim {manifest.dim}), not '{wanted}'. Run "
