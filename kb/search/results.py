@@ -83,6 +83,6 @@ class SearchResult:
 
     @property
     def no_close_case(self) -> bool:
-        """Hits came back, but even the nearest is no closer than what a base without such
-        a case returns: staff are told so instead of being shown look-alikes as answers."""
-        return bool(self.hits) and self.hits[0].level == "low"
+        """Hits came back, but none is closer than what a base without such a case returns:
+        staff are told so instead of being shown look-alikes as answers."""
+        return bool(self.hits) and all(h.level == "low" for h in self.hits)
