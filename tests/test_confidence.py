@@ -21,7 +21,8 @@ def test_levels_follow_the_cosine_thresholds() -> None:
 def test_all_telling_words_found_make_a_short_query_close() -> None:
     # 「荷物が届かない」 against a long case: a low cosine, but both telling words are there.
     assert BANDS.level(0.30, coverage=1.0, words=2) == "high"
-    assert BANDS.level(0.30, coverage=0.75, words=4) == "medium"
+    assert BANDS.level(0.30, coverage=0.8, words=5) == "medium"
+    assert BANDS.level(0.30, coverage=0.75, words=4) == "low"  # 3 of 4 words: not enough
     assert BANDS.level(0.30, coverage=0.5, words=4) == "low"  # 電子レンジ but no 虫 or 死骸
     assert BANDS.level(0.30, coverage=0.5, words=1) == "low"
     assert BANDS.level(0.30, coverage=None, words=0) == "low"
