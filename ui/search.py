@@ -189,11 +189,11 @@ def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _escalation_warning(result: SearchResult) -> None:
-    escalated = [h for h in result.hits if h.case.escalated]
+def _escalation_warning(hits: list[CaseHit]) -> None:
+    escalated = [h for h in hits if h.case.escalated]
     if not escalated:
         return
-    lines = [tr(TEXT, "warn_head", n=len(result.hits), m=len(escalated))]
+    lines = [tr(TEXT, "warn_head", n=len(hits), m=len(escalated))]
     for hit in escalated[:5]:
         lines.append("- " + escape_markdown(tr(TEXT, "warn_case", id=hit.case.id,
                                                cause=_short(hit.case.cause or "—"),
@@ -254,17 +254,16 @@ def render_results(kb: KnowledgeBase, query: str, result: SearchResult) -> None:
     if not result.hits and not result.passages:
         st.info(tr(TEXT, "no_results"))
         return
-    st.caption(tr(TEXT, "count", n=len(result.hits), ms=result.took_ms))
-    _escalation_warning(result)
+    hits = result.hits[:NEAREST_SHOWN] if result.no_close_case else result.hits
+    st.caption(tr(TEXT, "count", n=len(hits), ms=result.took_ms))
+    _escalation_warning(hits)
     terms = {t for t in tokens(query) if not t.isdigit()}  # 一 normalises to 1: too noisy
     cases_column, manuals_column = (st.columns([2, 1]) if result.passages
                                     else (st.container(), None))
     with cases_column:
-        hits = result.hits
         if not hits:
             st.info(tr(TEXT, "no_results"))
         elif result.no_close_case:
-            hits = hits[:NEAREST_SHOWN]
             st.warning(f"**{tr(TEXT, 'no_close')}**  \n{tr(TEXT, 'no_close_detail', n=len(hits))}")
             st.subheader(tr(TEXT, "nearest"))
         for rank, hit in enumerate(hits, start=1):

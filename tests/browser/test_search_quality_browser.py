@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.browser.conftest import screenshot, search_for
 
 pytestmark = pytest.mark.real_model  # quality as staff see it: the real model on the sample base
 
-CARDS = "[data-testid='stMain'] [data-testid='stVerticalBlockBorderWrapper']"
-
-
 def _case_cards(page) -> list[str]:
-    """Texts of the case cards, best first (manual passages have no 詳細・編集 link)."""
-    cards = page.locator(CARDS).filter(has_text="詳細・編集")
-    return [cards.nth(i).inner_text() for i in range(cards.count())]
+    """Per case card, best first: its facts line (date ・ 分類 ・ 商品 ・ … 管理番号) and its
+    類似度 badge."""
+    main = page.locator("[data-testid='stMain']").first
+    facts = main.get_by_text(re.compile(r"・ 管理番号 "))
+    badges = main.get_by_text(re.compile(r"^類似度 [高中低]"))
+    assert facts.count() == badges.count(), "every case card shows its 類似度"
+    return [f"{badges.nth(i).inner_text()} {facts.nth(i).inner_text()}"
+            for i in range(facts.count())]
 
 
 def test_wrong_colour_complaint_finds_wrong_item_cases_first(page) -> None:
