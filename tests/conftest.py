@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ import pytest
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
-from kb.embeddings import DEFAULT_MODEL, HashingEmbedder, UseEmbedder  # noqa: E402 - after the BLAS setting
+from kb.embeddings import USE_MODEL, HashingEmbedder, UseEmbedder  # noqa: E402 - after the BLAS setting
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -32,7 +32,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 SAMPLE_LEDGER = ROOT / "data" / "sample_complaints.csv"
 FAKE_MODEL = HashingEmbedder.NAME  # what tests embed with unless marked real_model
-REAL_MODEL = DEFAULT_MODEL
+# Semantic tests run USE (fast on CPU; their assertions were set with it). The default model,
+# multilingual-e5-small, is ~20x slower to embed: its own tests name it, e.g.
+# `@pytest.mark.real_model(model="multilingual-e5-small")`.
+REAL_MODEL = USE_MODEL
 
 # A small Japanese ledger with the headers real offices use; one English case.
 HEADERS = ["管理番号", "受付日", "件名", "クレーム内容", "顧客の要望", "発生原因", "対応内容",
@@ -86,7 +89,9 @@ def uses_real_model(node: pytest.Item | pytest.Collector) -> bool:
 
 
 def model_for(node: pytest.Item | pytest.Collector) -> str:
-    return REAL_MODEL if uses_real_model(node) else FAKE_MODEL
+    """The fake, USE for real_model, or the model a real_model marker names."""
+    marker = node.get_closest_marker("real_model")
+    return FAKE_MODEL if marker is None else marker.kwargs.get("model", REAL_MODEL)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -112,10 +117,7 @@ def _isolated_env(request: pytest.FixtureRequest, tmp_path: Path,
                   monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No test touches indexes/default; each embeds with the fake unless marked real_model."""
     monkeypatch.setenv("KB_INDEX_DIR", str(tmp_path / "kb"))
-    if uses_real_model(request.node):
-        monkeypatch.delenv("KB_EMBEDDING_MODEL", raising=False)  # the default model
-    else:
-        monkeypatch.setenv("KB_EMBEDDING_MODEL", FAKE_MODEL)
+    monkeypatch.setenv("KB_EMBEDDING_MODEL", model_for(request.node))
     yield
 
 
@@ -152,9 +154,22 @@ def sample_base_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def real_sample_base_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo ledger ingested once per session with the real default model."""
-    return _build_sample(tmp_path_factory.mktemp("real-sample-template") / "kb", REAL_MODEL)
+def sample_templates(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """The demo ledger ingested at most once per session and model (tests copy it)."""
+    built: dict[str, Path] = {}
+
+    def template(model: str) -> Path:
+        if model not in built:
+            built[model] = _build_sample(tmp_path_factory.mktemp("sample-template") / "kb", model)
+        return built[model]
+
+    return template
+
+
+@pytest.fixture(scope="session")
+def real_sample_base_template(sample_templates: Callable[[str], Path]) -> Path:
+    """The demo ledger ingested once per session with the real model of semantic tests."""
+    return sample_templates(REAL_MODEL)
 
 
 def copy_base(template: Path, root: Path) -> Path:
@@ -168,8 +183,7 @@ def copy_base(template: Path, root: Path) -> Path:
 def sample_base(request: pytest.FixtureRequest, tmp_path: Path,
                 monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private copy of the sample base (the test's model), set as KB_INDEX_DIR (what the app opens)."""
-    template = request.getfixturevalue(
-        "real_sample_base_template" if uses_real_model(request.node) else "sample_base_template")
+    template = request.getfixturevalue("sample_templates")(model_for(request.node))
     root = copy_base(template, tmp_path / "sample-kb")
     monkeypatch.setenv("KB_INDEX_DIR", str(root))
     return root

@@ -89,8 +89,10 @@ def test_stats_delete_and_eval(tmp_path: Path, ledger: Path) -> None:
 
 
 @pytest.mark.real_model  # `kb reindex --model` from USE to MiniLM, then a search on MiniLM
-def test_model_mismatch_message_names_reindex(tmp_path: Path, ledger: Path) -> None:
+def test_model_mismatch_message_names_reindex(tmp_path: Path, ledger: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
     index = _base(tmp_path, ledger)
+    monkeypatch.delenv("KB_EMBEDDING_MODEL")  # from here on, the model the base names
     code, out = run("--index", index, "--model", "sentence-transformers/all-MiniLM-L6-v2",
                     "search", "荷物")
     assert code != 0

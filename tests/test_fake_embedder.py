@@ -66,9 +66,16 @@ def test_tests_default_to_the_fake_and_a_base_records_it(kb: KnowledgeBase) -> N
 
 
 @pytest.mark.real_model
-def test_real_model_tests_get_the_default_model(kb: KnowledgeBase) -> None:
-    assert "KB_EMBEDDING_MODEL" not in os.environ
+def test_real_model_tests_get_the_real_model(kb: KnowledgeBase) -> None:
+    assert os.environ["KB_EMBEDDING_MODEL"] == REAL_MODEL == "use-multilingual-v3"
     assert kb.stats().model == REAL_MODEL
+
+
+@pytest.mark.real_model(model="multilingual-e5-small")
+def test_a_real_model_marker_may_name_its_model(request: pytest.FixtureRequest) -> None:
+    from tests.conftest import model_for
+
+    assert model_for(request.node) == os.environ["KB_EMBEDDING_MODEL"] == "multilingual-e5-small"
 
 
 def test_sample_template_was_built_with_the_fake(sample_base: Path) -> None:

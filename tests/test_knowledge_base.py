@@ -108,7 +108,7 @@ def test_opening_with_another_model_is_a_clear_error(kb: KnowledgeBase) -> None:
     kb.close()
     with pytest.raises(ModelMismatchError, match="kb --index .* reindex --model") as info:
         KnowledgeBase.open(root, model=MINILM)
-    assert DEFAULT_MODEL in str(info.value)
+    assert kb.embedder.name in str(info.value)
 
 
 def test_model_from_environment_is_checked_too(kb: KnowledgeBase,
@@ -119,7 +119,9 @@ def test_model_from_environment_is_checked_too(kb: KnowledgeBase,
 
 
 @pytest.mark.real_model  # USE -> MiniLM, then a semantic search with the new model
-def test_reindex_switches_model_and_search_still_works(kb: KnowledgeBase) -> None:
+def test_reindex_switches_model_and_search_still_works(
+        kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KB_EMBEDDING_MODEL")  # reopened below as a user would: its own model
     kb.reindex(MINILM)
     assert (kb.stats().model, kb.stats().dim) == (MINILM, 384)
     assert kb.search("my package has not arrived", top_k=1, mode="dense").hits[0].case.id == "T-008"
@@ -148,10 +150,12 @@ def test_open_missing_base_without_create(tmp_path: Path) -> None:
 
 
 @pytest.mark.real_model
-def test_an_old_use_base_keeps_its_model_and_reindex_switches(tmp_path: Path, ledger: Path) -> None:
+def test_an_old_use_base_keeps_its_model_and_reindex_switches(
+        tmp_path: Path, ledger: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A base built before multilingual-e5-small became the default still opens with USE."""
     from kb.cli.main import main
 
+    monkeypatch.delenv("KB_EMBEDDING_MODEL")  # as a user opens it: the model the base names
     root = tmp_path / "old"
     with KnowledgeBase.open(root, model="use-multilingual-v3") as old:
         old.ingest_ledger(ledger)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import copy_base, model_for, uses_real_model
+from tests.conftest import copy_base, model_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("KB_CHROMIUM", "/usr/bin/chromium")
@@ -44,8 +44,7 @@ def _free_port() -> int:
 def app_base(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The module's base: a copy of the session's sample base, built with the module's model
     (the fake, or USE where the module is marked real_model), so the app need not ingest."""
-    template = request.getfixturevalue(
-        "real_sample_base_template" if uses_real_model(request.node) else "sample_base_template")
+    template = request.getfixturevalue("sample_templates")(model_for(request.node))
     return copy_base(template, tmp_path_factory.mktemp("browser") / "kb")
 
 
@@ -58,8 +57,6 @@ def app_url(request: pytest.FixtureRequest, app_base: Path,
     port = _free_port()
     env = {**os.environ, "KB_INDEX_DIR": str(app_base), "HF_HUB_OFFLINE": "1",
            "KB_EMBEDDING_MODEL": model_for(request.node)}
-    if uses_real_model(request.node):
-        env.pop("KB_EMBEDDING_MODEL")  # the model the base was built with: USE
     log = (tmp_path_factory.mktemp("log") / "streamlit.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),

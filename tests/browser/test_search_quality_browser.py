@@ -8,7 +8,8 @@ import pytest
 
 from tests.browser.conftest import screenshot, search_for
 
-pytestmark = pytest.mark.real_model  # quality as staff see it: the real model on the sample base
+# Quality as staff see it: the default model (multilingual-e5-small) on the sample base.
+pytestmark = pytest.mark.real_model(model="multilingual-e5-small")
 
 def _case_cards(page) -> list[str]:
     """Per case card, best first: its facts line (date ・ 分類 ・ 商品 ・ … 管理番号) and its
