@@ -136,6 +136,7 @@ def main() -> None:
                 model = kb.embedder.name
             print(f"== {model}: search on a copy of {args.search_only}", flush=True)
             search_speed(model, root, len(jaquad_cases()), args.queries, args.batch)
+        print(f"  peak RSS: {_rss_mb(resource.RUSAGE_SELF):.0f} MB")
         return
     models = args.model or [E5_MODEL, USE_MODEL]
     if len(models) > 1:  # one process per model: its peak RSS is its own
