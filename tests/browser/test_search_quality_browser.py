@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import screenshot, search_for
+from tests.browser.conftest import screenshot, search_for, wait_until
 
 # Quality as staff see it: the default model (multilingual-e5-small) on the sample base.
 pytestmark = pytest.mark.real_model(model="multilingual-e5-small")
@@ -15,8 +15,12 @@ def _case_cards(page) -> list[str]:
     """Per case card, best first: its facts line (date ・ 分類 ・ 商品 ・ … 管理番号) and its
     類似度 badge."""
     main = page.locator("[data-testid='stMain']").first
+    count = main.get_by_text(re.compile(r"^類似事例 \d+ 件"))
+    count.first.wait_for()
+    shown = int(re.search(r"(\d+) 件", count.first.inner_text()).group(1))
     facts = main.get_by_text(re.compile(r"・ 管理番号 "))
     badges = main.get_by_text(re.compile(r"^類似度 [高中低]"))
+    wait_until(lambda: facts.count() >= shown, timeout=60, what=f"{shown} case cards")
     assert facts.count() == badges.count(), "every case card shows its 類似度"
     return [f"{badges.nth(i).inner_text()} {facts.nth(i).inner_text()}"
             for i in range(facts.count())]
