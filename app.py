@@ -12,6 +12,7 @@ import streamlit as st
 from kb import ensure_sample
 from ui import admin, case, clusters, ledgers, manuals, nav, record, search
 from ui.i18n import COMMON, LANGUAGES, tr
+from ui.progress import progress_bar
 from ui.state import knowledge_base
 
 st.set_page_config(page_title="クレーム事例ナレッジベース", page_icon="📒", layout="wide")
@@ -20,13 +21,9 @@ st.sidebar.radio(tr(COMMON, "language"), list(LANGUAGES), format_func=LANGUAGES.
 
 kb = knowledge_base()
 if kb.stats().cases == 0:
-    bar = st.progress(0.0, text=tr(COMMON, "building_sample"))
-
-    def _progress(done: int, total: int, stage: str) -> None:
-        bar.progress(done / max(total, 1), text=f"{tr(COMMON, 'building_sample')} {stage} "
-                                                f"{done}/{total}")
-
-    ensure_sample(kb, progress=_progress)
+    progress, bar = progress_bar(lambda stage, done, total: f"{tr(COMMON, 'building_sample')} "
+                                                            f"{stage} {done}/{total}")
+    ensure_sample(kb, progress=progress)
     bar.empty()
 
 pages = {

@@ -1,13 +1,14 @@
-"""Where does "a close past case" end? Dense similarity of the top hit, with and without answers.
+"""Where does "a close past case" end? The top hit's cosine and word coverage, with and
+without answers in the base.
 
-For each judged query the hybrid candidates are gathered once (kb.candidate_pools), fused
-as search fuses them, and two top hits are taken: the real top hit (answers present) and
-the top hit once every relevant case is removed from the pool (as if the base had no such
-case). The cosine of each tells where to put the thresholds of 類似度 high / medium / low
-and of 「近い過去事例は見つかりませんでした」 (kb/search/confidence.py).
+For each judged query, hybrid search returns its top 50 cases once; two top hits are taken:
+the real top hit (answers present) and the first hit that is not relevant (as if every
+relevant case had been removed from the base). Their cosine (query vs best chunk) and
+coverage (share of the query's telling words the case contains) tell where to put the
+thresholds of 類似度 and of 「近い過去事例は見つかりませんでした」 (kb/search/confidence.py).
+The last lines score the shipped thresholds of the base's model.
 
-    python bench/confidence_study.py --index DIR --queries Q.jsonl --qrels QRELS.tsv \
-        [--pools DIR.pools.pkl]   (the pools bench/fusion_study.py scored, cached)
+    python bench/confidence_study.py --index DIR --queries Q.jsonl --qrels QRELS.tsv
 """
 
 from __future__ import annotations
@@ -19,39 +20,39 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from pools import candidate_pools
 
 from kb import KnowledgeBase
+from kb.index.analyser import typed_words
+from kb.search.confidence import bands_for
 from kb.search.evaluate import load_qrels, load_queries
-from kb.search.fusion import fuse
 
 QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
 
 
-def top_cosines(pools: list, queries: list, qrels: dict, prior: float
-                ) -> tuple[list[float], list[float], list[float]]:
-    """Cosine of the top hit when it is relevant, when it is not, and with answers removed."""
-    right, wrong, removed = [], [], []
-    for q, (ids, d, lx) in zip(queries, pools, strict=True):
-        if not ids:
+def top_hits(kb: KnowledgeBase, queries: list, qrels: dict) -> dict[str, list[tuple]]:
+    """(cosine, coverage, telling words) of relevant top hits, irrelevant top hits, and the
+    top hit with answers removed."""
+    found: dict[str, list[tuple]] = {"relevant": [], "not relevant": [], "answers removed": []}
+    results = kb.search_many([q.text for q in queries], top_k=50, use_feedback=False)
+    for q, result in zip(queries, results, strict=True):
+        if not result.hits:
             continue
-        fused = fuse("adaptive", d, lx, prior)
-        order = np.argsort(-fused, kind="stable")
+        words = len(typed_words(q.text))
         relevant = qrels[q.id]
-        (right if ids[order[0]] in relevant else wrong).append(float(d[order[0]]))
-        rest = [i for i in order if ids[i] not in relevant]
+        top = result.hits[0]
+        found["relevant" if top.case.id in relevant else "not relevant"].append(
+            (top.dense_score, top.coverage, words))
+        rest = [h for h in result.hits if h.case.id not in relevant]
         if rest:
-            removed.append(float(d[rest[0]]))
-    return right, wrong, removed
+            found["answers removed"].append((rest[0].dense_score, rest[0].coverage, words))
+    return found
 
 
 def describe(name: str, values: list[float]) -> str:
     if not values:
-        return f"{name:<28} (none)"
+        return f"{name:<34} (none)"
     qs = np.quantile(values, QUANTILES)
-    return f"{name:<28} n={len(values):<5} " + " ".join(
+    return f"{name:<34} n={len(values):<5} " + " ".join(
         f"q{int(p * 100):02d} {v:.3f}" for p, v in zip(QUANTILES, qs, strict=True))
 
 
@@ -61,24 +62,25 @@ def main() -> None:
     parser.add_argument("--queries", required=True)
     parser.add_argument("--qrels", required=True)
     parser.add_argument("--limit", type=int, default=None)
-    parser.add_argument("--pools", default=None, help="cache file for the candidate pools")
     args = parser.parse_args()
     qrels = load_qrels(args.qrels)
     queries = [q for q in load_queries(args.queries) if q.id in qrels][: args.limit]
     with KnowledgeBase.open(args.index, create=False) as kb:
-        pools = candidate_pools(kb, queries, args.pools)
-        stats = kb.stats()
-    print(f"{len(queries)} queries, {stats.cases} cases, model {stats.model}, "
-          f"dense prior {stats.fusion_dense_prior}")
-    right, wrong, removed = top_cosines(pools, queries, qrels, stats.fusion_dense_prior)
-    print(describe("top hit relevant", right))
-    print(describe("top hit not relevant", wrong))
-    print(describe("answers removed: top hit", removed))
-    for t in np.arange(0.30, 0.96, 0.025):
-        kept = np.mean(np.asarray(right) >= t) if right else 0.0
-        flagged = np.mean(np.asarray(removed) < t) if removed else 0.0
-        print(f"threshold {t:.3f}: relevant top hits kept {kept:.2f}, "
-              f"answer-less queries told 'no close case' {flagged:.2f}")
+        found = top_hits(kb, queries, qrels)
+        model = kb.stats().model
+    print(f"{len(queries)} queries, model {model}")
+    for name, rows in found.items():
+        print(describe(f"cosine, top hit {name}", [r[0] for r in rows]))
+        print(describe(f"coverage, top hit {name}", [r[1] or 0.0 for r in rows]))
+    bands = bands_for(model)
+    if bands is None:
+        print("no shipped thresholds for this model")
+        return
+    for name, rows in found.items():
+        levels = [bands.level(c, cov, w) for c, cov, w in rows]
+        share = {lv: levels.count(lv) / max(len(levels), 1) for lv in ("high", "medium", "low")}
+        print(f"shipped {bands}: top hit {name}: " + ", ".join(
+            f"{lv} {v:.2f}" for lv, v in share.items()))
 
 
 if __name__ == "__main__":

@@ -79,8 +79,7 @@ for model in $MODELS; do
     fi
     if has confidence; then
       echo "#### confidence study"
-      $PY bench/confidence_study.py --index "$base" --queries "$q" --qrels "$r" \
-          --pools "$OUT/$model/$set.pools.pkl"
+      $PY bench/confidence_study.py --index "$base" --queries "$q" --qrels "$r"
     fi
     if has cross && { [ "$set" = cfpb ] || [ "$set" = sample ]; }; then
       for label in category product; do

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("KnowledgeBase",), "kb.knowledge_base"),
-    **dict.fromkeys(("DocumentReport", "IngestReport", "Stats", "Progress"), "kb.reports"),
+    **dict.fromkeys(("DocumentReport", "IngestReport", "Stats", "Progress", "Remaining",
+                     "remaining_text"), "kb.reports"),
     **dict.fromkeys(("KBError", "KnowledgeBaseError", "ModelMismatchError", "EmbedderError",
                      "WriterLockTimeout", "BackupError", "SettingsError"), "kb.errors"),
     **dict.fromkeys(("Settings", "resolve_index_dir"), "kb.settings"),
@@ -82,7 +83,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from kb.outputs.export import export, table
     from kb.outputs.handover import handover_html, handover_markdown
     from kb.passwords import PasswordFormatError, check_format, hash_password, verify_password
-    from kb.reports import DocumentReport, IngestReport, Progress, Stats
+    from kb.reports import DocumentReport, IngestReport, Progress, Remaining, Stats, remaining_text
     from kb.search.evaluate import Query, load_qrels, load_queries, mean_metrics
     from kb.search.fusion import DEFAULT_FUSION, FUSIONS
     from kb.search.results import MODES, CaseHit, PassageHit, SearchMode, SearchResult

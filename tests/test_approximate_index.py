@@ -15,6 +15,10 @@ from kb.index import ivf as approx
 from kb.index.faiss import VectorIndex
 from kb.storage.layout import Layout
 
+# Vectors around the real model's embeddings of the sample ledger, whose spread the IVF
+# settings were tuned on (BENCHMARKS.md); copies of the session's real sample base.
+pytestmark = pytest.mark.real_model
+
 
 def _real_vectors(root: Path) -> np.ndarray:
     db = sqlite3.connect(root / "kb.sqlite3")
@@ -35,8 +39,8 @@ def _realistic(real: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def vectors(sample_base_template: Path) -> np.ndarray:
-    return _realistic(_real_vectors(sample_base_template), 4300)
+def vectors(real_sample_base_template: Path) -> np.ndarray:
+    return _realistic(_real_vectors(real_sample_base_template), 4300)
 
 
 def _indexes(data: np.ndarray) -> tuple[VectorIndex, VectorIndex]:
@@ -97,7 +101,7 @@ def test_base_above_threshold_gets_ivf_and_keeps_behaving(
         assert kb.search("冷蔵庫の霜取り 水浸し", mode="dense").hits[0].case.id == case.id
         assert kb.index.kind == "ivf" and len(kb.index) == kb.stats().vectors
     # A stale file (an older state version) is not trusted: rebuilt from SQLite, as IVF.
-    VectorIndex(512).save(Layout(sample_base).vectors, version=0)
+    VectorIndex(kb.embedder.dim).save(Layout(sample_base).vectors, version=0)
     with KnowledgeBase.open(sample_base) as kb:
         assert kb.index.kind == "ivf" and len(kb.index) == kb.stats().vectors
     # Well below the threshold again: back to exact search.

@@ -17,7 +17,6 @@ from kb.ops.check import check_base
 from kb.outputs.export import COLUMNS, export
 from kb.storage.filters import Filters
 from kb.storage.selection import load_selection
-from tests.conftest import SAMPLE_LEDGER
 
 MODES = ("hybrid", "dense", "lexical")
 
@@ -96,9 +95,8 @@ def test_case_form_rules() -> None:
 
 
 @pytest.mark.parametrize("file_format", ["xlsx", "csv"])
-def test_export_reimports_with_no_changes(tmp_path: Path, file_format: str) -> None:
-    with KnowledgeBase.open(tmp_path / "kb") as kb:
-        kb.ingest_ledger(SAMPLE_LEDGER)
+def test_export_reimports_with_no_changes(sample_base: Path, tmp_path: Path, file_format: str) -> None:
+    with KnowledgeBase.open(sample_base) as kb:  # SAMPLE_LEDGER ingested (a session template's copy)
         tricky = dataclasses.replace(kb.get_case("C-2023-0001"), id="X-1", date="2024-05-01 09:30",
                                      content="=HYPERLINK(\"x\") と書かれた紙が同梱\n二行目",
                                      escalated=None, metadata={"担当部署": "物流部", "備考": "-5"})

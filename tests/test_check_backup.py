@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from kb import KnowledgeBase
 from kb.cli.main import main
-from kb.embeddings import DEFAULT_MODEL
+from tests.conftest import FAKE_MODEL
 
 MANUAL = """# 配送トラブル対応マニュアル
 
@@ -104,7 +104,7 @@ def test_backup_while_open_restores_identical_search_results(kb: KnowledgeBase,
     code, out = run("--index", str(kb.layout.root), "backup", str(tmp_path / "bk"))
     assert code == 0 and "8 cases, 1 manuals" in out, out
     record = json.loads((tmp_path / "bk" / "backup.json").read_text(encoding="utf-8"))
-    assert record["cases"] == 8 and record["model"] == DEFAULT_MODEL
+    assert record["cases"] == 8 and record["model"] == FAKE_MODEL
     assert record["faiss_files"] == ["vectors.faiss", "documents.faiss"]
     kb.ingest_ledger(manual.with_name("ledger.csv"))  # still usable afterwards
 

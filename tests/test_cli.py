@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from kb.cli.main import main
-from kb.embeddings import DEFAULT_MODEL
-from tests.conftest import ROWS
+from tests.conftest import FAKE_MODEL, ROWS
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -71,7 +71,7 @@ def test_stats_delete_and_eval(tmp_path: Path, ledger: Path) -> None:
     index = _base(tmp_path, ledger)
     code, out = run("--index", index, "stats", "--json")
     stats = json.loads(out)
-    assert stats["cases"] == len(ROWS) and stats["model"] == DEFAULT_MODEL
+    assert stats["cases"] == len(ROWS) and stats["model"] == FAKE_MODEL
     assert ["配送遅延", 3] in stats["facets"]["category"]
     queries, qrels = tmp_path / "q.jsonl", tmp_path / "qrels.tsv"
     queries.write_text('{"_id": "a", "text": "ドアがギシギシ鳴る"}\n'
@@ -88,8 +88,11 @@ def test_stats_delete_and_eval(tmp_path: Path, ledger: Path) -> None:
     assert "no matching past cases" in out
 
 
-def test_model_mismatch_message_names_reindex(tmp_path: Path, ledger: Path) -> None:
+@pytest.mark.real_model  # `kb reindex --model` from USE to MiniLM, then a search on MiniLM
+def test_model_mismatch_message_names_reindex(tmp_path: Path, ledger: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
     index = _base(tmp_path, ledger)
+    monkeypatch.delenv("KB_EMBEDDING_MODEL")  # from here on, the model the base names
     code, out = run("--index", index, "--model", "sentence-transformers/all-MiniLM-L6-v2",
                     "search", "荷物")
     assert code != 0

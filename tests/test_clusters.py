@@ -24,7 +24,11 @@ from ingest.records import Case
 from kb import Filters, KnowledgeBase
 from kb.clusters.describe import cases_after, class_keywords, month_range, trend_of
 from kb.clusters.report import CONTINUES, GROWING_NO_MEASURE, ClusterReport, cluster_cases
-from tests.conftest import ROOT, SAMPLE_LEDGER
+from tests.conftest import REAL_MODEL, ROOT, copy_base
+
+# The planted patterns are found by meaning (English joins Japanese, paraphrased kettle
+# complaints): the real model, on a copy of the session's real sample base.
+pytestmark = pytest.mark.real_model
 
 KT10_MEASURE = "C-2024-0027"
 KT10_AFTER = ["C-2024-0046", "C-2024-0071", "C-2024-0090", "C-2024-0098", "C-2024-0131",
@@ -42,16 +46,13 @@ LOGIN = ["C-2024-0077", "C-2024-0152", "C-2025-0005", "C-2025-0016", "C-2025-002
 
 
 @pytest.fixture(scope="module")
-def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("clusters") / "kb"
-    with KnowledgeBase.open(directory) as base:
-        base.ingest_ledger(SAMPLE_LEDGER)
-    return directory
+def sample_dir(real_sample_base_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_base(real_sample_base_template, tmp_path_factory.mktemp("clusters") / "kb")
 
 
 @pytest.fixture(scope="module")
 def sample_kb(sample_dir: Path):
-    base = KnowledgeBase.open(sample_dir)
+    base = KnowledgeBase.open(sample_dir, model=REAL_MODEL)
     yield base
     base.close()
 

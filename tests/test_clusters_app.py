@@ -1,4 +1,4 @@
-"""The Clusters page through streamlit.testing, on a real base built from the sample ledger."""
+"""The Clusters page through streamlit.testing, on a copy of the session's sample base."""
 
 from __future__ import annotations
 
@@ -8,16 +8,12 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from kb import KnowledgeBase
-from tests.conftest import SAMPLE_LEDGER
+from tests.conftest import copy_base
 
 
 @pytest.fixture(scope="module")
-def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("clusters_app") / "kb"
-    with KnowledgeBase.open(directory) as base:
-        base.ingest_ledger(SAMPLE_LEDGER)
-    return directory
+def sample_dir(sample_base_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_base(sample_base_template, tmp_path_factory.mktemp("clusters_app") / "kb")
 
 
 def _page() -> None:

@@ -17,6 +17,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from kb import KnowledgeBase
 from kb.ops.check import check_base
 from kb.storage.locking import WriterLock
@@ -26,6 +28,8 @@ from tests.conftest import ROOT, SAMPLE_LEDGER
 BATCH = 1000
 MIN_SEARCHES = 1000
 HEADER = ["管理番号", "受付日", "件名", "クレーム内容", "発生原因", "対応内容"]
+
+pytestmark = pytest.mark.slow  # real reader and writer processes, thousands of cases
 
 
 def _generated(path: Path, batch: int) -> Path:

@@ -33,6 +33,8 @@ from tests.conftest import ROOT, SAMPLE_LEDGER
 KILLS = 210
 CLI_KILLS = 6
 QUERIES = ("荷物が届かない", "ZQ再発検証 対応が遅い", "返金してほしい")
+
+pytestmark = pytest.mark.slow  # hundreds of SIGKILLed writers, each followed by `kb check`
 MARK = "ZQ再発検証"  # only in ledger B's changed complaints
 
 

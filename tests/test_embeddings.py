@@ -1,4 +1,4 @@
-"""Both embedding backends, real models, offline."""
+"""Both embedding backends, real models, offline (the tests' fake: test_fake_embedder.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import pytest
 from kb.embeddings import EmbedderError, load_embedder
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+
+pytestmark = pytest.mark.real_model
 
 
 @pytest.mark.parametrize(("name", "dim"), [("use-multilingual-v3", 512), (MINILM, 384)])

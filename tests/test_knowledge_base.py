@@ -82,7 +82,7 @@ def test_faiss_file_is_rebuilt_when_missing_or_stale(kb: KnowledgeBase, tmp_path
         assert [h.case.id for h in reopened.search("荷物が届かない", mode="dense").hits] == expected
     assert VectorIndex.load(Layout(root).vectors) is not None
     # A FAISS file from an older state (say, a crash after the SQLite commit) is not trusted.
-    stale = VectorIndex(512)
+    stale = VectorIndex(reopened.embedder.dim)
     stale.save(Layout(root).vectors, version=0)
     with KnowledgeBase.open(root) as reopened:
         assert len(reopened.index) == reopened.stats().vectors > 0
@@ -102,12 +102,13 @@ def test_second_process_changes_are_picked_up(kb: KnowledgeBase, tmp_path: Path)
     assert hit.case.id == "T-200"
 
 
+@pytest.mark.real_model  # the message names the default model the base was built with
 def test_opening_with_another_model_is_a_clear_error(kb: KnowledgeBase) -> None:
     root = kb.layout.root
     kb.close()
     with pytest.raises(ModelMismatchError, match="kb --index .* reindex --model") as info:
         KnowledgeBase.open(root, model=MINILM)
-    assert DEFAULT_MODEL in str(info.value)
+    assert kb.embedder.name in str(info.value)
 
 
 def test_model_from_environment_is_checked_too(kb: KnowledgeBase,
@@ -117,7 +118,10 @@ def test_model_from_environment_is_checked_too(kb: KnowledgeBase,
         KnowledgeBase.open(kb.layout.root)
 
 
-def test_reindex_switches_model_and_search_still_works(kb: KnowledgeBase) -> None:
+@pytest.mark.real_model  # USE -> MiniLM, then a semantic search with the new model
+def test_reindex_switches_model_and_search_still_works(
+        kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KB_EMBEDDING_MODEL")  # reopened below as a user would: its own model
     kb.reindex(MINILM)
     assert (kb.stats().model, kb.stats().dim) == (MINILM, 384)
     assert kb.search("my package has not arrived", top_k=1, mode="dense").hits[0].case.id == "T-008"
@@ -146,10 +150,12 @@ def test_open_missing_base_without_create(tmp_path: Path) -> None:
 
 
 @pytest.mark.real_model
-def test_an_old_use_base_keeps_its_model_and_reindex_switches(tmp_path: Path, ledger: Path) -> None:
+def test_an_old_use_base_keeps_its_model_and_reindex_switches(
+        tmp_path: Path, ledger: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A base built before multilingual-e5-small became the default still opens with USE."""
     from kb.cli.main import main
 
+    monkeypatch.delenv("KB_EMBEDDING_MODEL")  # as a user opens it: the model the base names
     root = tmp_path / "old"
     with KnowledgeBase.open(root, model="use-multilingual-v3") as old:
         old.ingest_ledger(ledger)

@@ -285,6 +285,7 @@ def real_manual() -> tuple[object, float]:
     return document, time.perf_counter() - started
 
 
+@pytest.mark.slow  # reads a real 93-page PDF (when ../shared/data has it)
 def test_real_manual_reads_every_page(real_manual: tuple[object, float]) -> None:
     document, _ = real_manual
     assert document.pages == 93 and document.file_type == "pdf"
@@ -294,12 +295,14 @@ def test_real_manual_reads_every_page(real_manual: tuple[object, float]) -> None
     assert {p.page_start for p in document.passages} >= set(range(10, 94))  # every page of the body
 
 
+@pytest.mark.slow  # reads a real 93-page PDF (when ../shared/data has it)
 def test_real_manual_has_no_kangxi_radicals(real_manual: tuple[object, float]) -> None:
     document, _ = real_manual
     texts = [p.text + "".join(p.heading_path) for p in document.passages]
     assert not any(ord(ch) in KANGXI_BLOCK for text in texts for ch in text)
 
 
+@pytest.mark.slow  # reads a real 93-page PDF (when ../shared/data has it)
 def test_real_manual_annual_leave_article_has_page_and_heading(real_manual: tuple[object, float]) -> None:
     document, _ = real_manual
     article = [p for p in document.passages if "年次有給休暇" in p.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from kb import KnowledgeBase
@@ -35,6 +36,7 @@ def _count(root: Path) -> int:
         return kb.stats().cases
 
 
+@pytest.mark.real_model  # found "in other words": a paraphrase, so the real model
 def test_search_prefills_the_form_and_the_saved_case_is_found_in_other_words(
         sample_base: Path) -> None:
     at = _ok(AppTest.from_file(APP, default_timeout=120).run())

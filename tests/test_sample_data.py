@@ -9,13 +9,16 @@ import pytest
 from ingest import read_ledger
 from kb import Filters, KnowledgeBase
 from kb.write.sample import SAMPLE_LEDGER, ensure_sample
+from tests.conftest import REAL_MODEL, copy_base
+
+pytestmark = pytest.mark.real_model  # the demo search as users see it: the real model
 
 
 @pytest.fixture(scope="module")
-def sample_kb(tmp_path_factory: pytest.TempPathFactory):
-    base = KnowledgeBase.open(tmp_path_factory.mktemp("sample") / "kb")
-    report = ensure_sample(base)
-    assert report is not None and report.rejected == 0
+def sample_kb(real_sample_base_template: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A copy of the base that `ensure_sample` built (with no rejected row) on the real model."""
+    root = copy_base(real_sample_base_template, tmp_path_factory.mktemp("sample") / "kb")
+    base = KnowledgeBase.open(root, model=REAL_MODEL)
     yield base
     base.close()
 

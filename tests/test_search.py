@@ -1,4 +1,5 @@
-"""Search modes, fusion and filters over a real base (USE, SQLite FTS5, FAISS)."""
+"""Search modes, fusion and filters over a real base (SQLite FTS5, FAISS; the fake embedder
+unless marked real_model)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ def test_each_mode_finds_delivery_cases_for_a_paraphrase(kb: KnowledgeBase, mode
     assert [h.score for h in result.hits] == sorted((h.score for h in result.hits), reverse=True)
 
 
+@pytest.mark.real_model  # meaning without shared words: only a real model finds it
 def test_dense_finds_meaning_without_shared_words(kb: KnowledgeBase) -> None:
     # No token of the query appears in the cases; only the embedding can find it.
     result = kb.search("配達が遅れている", top_k=3, mode="dense")

@@ -9,6 +9,7 @@ from kb import AuditEvent, KnowledgeBase, Settings
 from ui import auth
 from ui.auth import acting_as, require_manager
 from ui.i18n import tr
+from ui.progress import progress_bar
 
 TEXT: dict[str, tuple[str, str]] = {
     "nav": ("管理・監査ログ", "Admin & audit log"),
@@ -77,10 +78,9 @@ def _reindex(kb: KnowledgeBase, manager: str) -> None:
     st.caption(tr(TEXT, "reindex_help"))
     confirm = st.checkbox(tr(TEXT, "reindex_confirm"), key="admin_reindex_confirm")
     if st.button(tr(TEXT, "reindex_go"), key="admin_reindex", disabled=not confirm):
-        bar = st.progress(0.0)
+        progress, bar = progress_bar(lambda stage, done, total: f"{stage} {done}/{total}")
         with acting_as(manager):
-            kb.reindex(progress=lambda done, total, stage: bar.progress(
-                done / max(total, 1), text=f"{stage} {done}/{total}"))
+            kb.reindex(progress=progress)
         bar.empty()
         st.success(tr(TEXT, "reindexed", chunks=kb.stats().chunks))
 

@@ -15,12 +15,19 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-import os
 import time
 
 import streamlit as st
 
-from kb import PasswordFormatError, acting_as, check_format, default_actor, hash_password, verify_password
+from kb import (
+    PasswordFormatError,
+    Settings,
+    acting_as,
+    check_format,
+    default_actor,
+    hash_password,
+    verify_password,
+)
 from ui.i18n import tr
 
 __all__ = ["acting_as", "current_manager", "require_manager", "sign_out_button"]
@@ -69,11 +76,12 @@ def _hash_of_plain(password: str) -> str:
 
 def password_hash() -> str | None:
     """The configured manager password hash, if any (env first, then secrets)."""
-    if value := os.environ.get("KB_MANAGER_PASSWORD_HASH", "").strip():
+    settings = Settings.from_env()
+    if value := settings.manager_password_hash:
         return value
     if value := _secret("manager_password_hash"):
         return str(value).strip()
-    if plain := os.environ.get("KB_MANAGER_PASSWORD", ""):
+    if plain := settings.manager_password:
         return _hash_of_plain(plain)
     return None
 

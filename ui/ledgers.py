@@ -25,6 +25,7 @@ from kb import KnowledgeBase, export, table
 from ui import nav
 from ui.auth import acting_as, require_manager
 from ui.i18n import field_label, lang, tr
+from ui.progress import progress_bar
 from ui.text import escape_markdown
 
 TEXT: dict[str, tuple[str, str]] = {
@@ -178,11 +179,8 @@ def _import(kb: KnowledgeBase, upload: object, manager: str) -> None:
 def _run_import(kb: KnowledgeBase, path: Path, name: str, overrides: dict[str, str],
                 encoding: str | None, skip: bool, manager: str) -> None:
     """The import itself, with a progress bar; its report is shown on the next run."""
-    bar = st.progress(0.0)
-
-    def progress(done: int, total: int, stage: str) -> None:
-        bar.progress(done / max(total, 1), text=tr(TEXT, "working", stage=stage, done=done,
-                                                   total=total))
+    progress, bar = progress_bar(lambda stage, done, total: tr(
+        TEXT, "working", stage=stage, done=done, total=total))
 
     try:
         with acting_as(manager):

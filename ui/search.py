@@ -61,6 +61,17 @@ TEXT: dict[str, tuple[str, str]] = {
     "warn_case": ("{id}：原因「{cause}」／対応「{response}」",
                   "{id}: cause \"{cause}\" / response \"{response}\""),
     "badge": ("二次クレーム", "Escalated"),
+    "similarity": ("類似度", "Similarity"),
+    "level_high": ("高", "high"),
+    "level_medium": ("中", "medium"),
+    "level_low": ("低", "low"),
+    "no_close": ("近い過去事例は見つかりませんでした。", "No close past case was found."),
+    "no_close_detail": ("いちばん近い事例でも、似た事例のない台帳で見つかる程度の近さです。"
+                        "参考として最も近い {n} 件を表示します。新しい種類のクレームとして記録してください。",
+                        "Even the nearest cases are no closer than what a ledger without such a case "
+                        "returns. The {n} nearest are shown for reference; consider recording this "
+                        "as a new kind of complaint."),
+    "nearest": ("参考：最も近い事例", "For reference: the nearest cases"),
     "matched": ("一致した語", "Matched words"),
     "matched_in": ("一致した項目", "Matched in"),
     "helpful": ("役に立った", "Helpful"),
@@ -139,6 +150,7 @@ def _case_card(kb: KnowledgeBase, query: str, rank: int, hit: CaseHit, terms: se
         facts = " ・ ".join(escape_markdown(x) for x in
                            (case.date or "", case.category, case.product, case.channel) if x)
         badge = f"  :red-background[{tr(TEXT, 'badge')}]" if case.escalated else ""
+        badge += _similarity_badge(hit)
         st.markdown(f"**{rank}. {highlight(case.title or case.id, terms)}**{badge}  \n"
                     f"{facts} ・ {field_label('id')} {escape_markdown(case.id)}")
         st.markdown(f"**{field_label('content')}**  \n{highlight(case.content, terms)}")
@@ -159,16 +171,29 @@ def _case_card(kb: KnowledgeBase, query: str, rank: int, hit: CaseHit, terms: se
         nav.link("case", tr(TEXT, "open_case"), {"id": case.id}, icon=":material/open_in_new:")
 
 
+NEAREST_SHOWN = 3  # cases shown, for reference, under "no close past case"
+_LEVEL_COLOURS = {"high": "green", "medium": "orange", "low": "gray"}
+
+
+def _similarity_badge(hit: CaseHit) -> str:
+    """類似度 高 (0.82): how close this case really is, calibrated per model."""
+    if hit.level is None or hit.confidence is None:
+        return ""
+    colour = _LEVEL_COLOURS[hit.level]
+    return (f"  :{colour}-badge[{tr(TEXT, 'similarity')} {tr(TEXT, f'level_{hit.level}')} "
+            f"({hit.confidence:.2f})]")
+
+
 def _short(text: str, limit: int = 60) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _escalation_warning(result: SearchResult) -> None:
-    escalated = [h for h in result.hits if h.case.escalated]
+def _escalation_warning(hits: list[CaseHit]) -> None:
+    escalated = [h for h in hits if h.case.escalated]
     if not escalated:
         return
-    lines = [tr(TEXT, "warn_head", n=len(result.hits), m=len(escalated))]
+    lines = [tr(TEXT, "warn_head", n=len(hits), m=len(escalated))]
     for hit in escalated[:5]:
         lines.append("- " + escape_markdown(tr(TEXT, "warn_case", id=hit.case.id,
                                                cause=_short(hit.case.cause or "—"),
@@ -229,15 +254,19 @@ def render_results(kb: KnowledgeBase, query: str, result: SearchResult) -> None:
     if not result.hits and not result.passages:
         st.info(tr(TEXT, "no_results"))
         return
-    st.caption(tr(TEXT, "count", n=len(result.hits), ms=result.took_ms))
-    _escalation_warning(result)
+    hits = result.hits[:NEAREST_SHOWN] if result.no_close_case else result.hits
+    st.caption(tr(TEXT, "count", n=len(hits), ms=result.took_ms))
+    _escalation_warning(hits)
     terms = {t for t in tokens(query) if not t.isdigit()}  # 一 normalises to 1: too noisy
     cases_column, manuals_column = (st.columns([2, 1]) if result.passages
                                     else (st.container(), None))
     with cases_column:
-        if not result.hits:
+        if not hits:
             st.info(tr(TEXT, "no_results"))
-        for rank, hit in enumerate(result.hits, start=1):
+        elif result.no_close_case:
+            st.warning(f"**{tr(TEXT, 'no_close')}**  \n{tr(TEXT, 'no_close_detail', n=len(hits))}")
+            st.subheader(tr(TEXT, "nearest"))
+        for rank, hit in enumerate(hits, start=1):
             _case_card(kb, query, rank, hit, terms, result.mode)
     if manuals_column is not None:
         with manuals_column:

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import click
 
-from kb import KnowledgeBase, Progress, set_actor
+from kb import KnowledgeBase, Progress, Remaining, remaining_text, set_actor
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,19 +34,27 @@ class Context:
 
 
 def progress_bar(desc: str) -> tuple[Progress, Any]:
-    """A tqdm bar on stderr, advanced by the core's progress callback."""
+    """A tqdm bar on stderr, advanced by the core's progress callback, with the time left
+    (「残り約 1分20秒 / about 1 min 20 s left」). A stage that keeps the total (an ingest's
+    embed and store) keeps the bar and its pace; a new total starts them again."""
     from tqdm import tqdm
 
     bar = tqdm(total=0, desc=desc, unit="item", file=sys.stderr, leave=False,
                disable=not sys.stderr.isatty())
     state = {"stage": ""}
+    remaining = Remaining()
 
     def update(done: int, total: int, stage: str) -> None:
+        if total != bar.total or done < bar.n:
+            bar.reset(total=total)
         if stage != state["stage"]:
             state["stage"] = stage
-            bar.reset(total=total)
             bar.set_description(f"{desc}: {stage}")
         bar.n = done
+        left = remaining.update(done, total)
+        if left:
+            bar.set_postfix_str(f"{remaining_text(left)} / {remaining_text(left, 'en')}",
+                                refresh=False)
         bar.refresh()
 
     return update, bar

@@ -112,6 +112,9 @@ def _echo_ledger_report(path: Path, report: IngestReport) -> None:
                f"{report.unchanged} unchanged, {report.rejected} rejected "
                f"({ledger.file_format}, {ledger.encoding})")
     click.echo(f"  columns: {mapping}")
+    if report.resumed:
+        click.echo(f"  中断した取り込みの続きから / resumed an interrupted ingest: {report.resumed} "
+                   f"vectors reused, {report.embedded} embedded")
     if masked := describe_counts(report.masked):
         click.echo(f"  {masked}")
     if ledger.metadata_columns:

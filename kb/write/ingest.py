@@ -19,8 +19,10 @@ from kb.search.calibration import Calibration, calibrate
 from kb.search.fusion import DEFAULT_DENSE_PRIOR
 from kb.settings import Settings
 from kb.storage import audit
+from kb.storage.embed_cache import EmbeddingCache
 from kb.storage.layout import CASES_KEY
 from kb.write.cases import write_cases
+from kb.write.encoding import worker_count
 
 log = logging.getLogger(__name__)
 
@@ -55,21 +57,33 @@ def ingest_cases(indexes: Indexes, embedder: Embedder, cases: Iterable[Case],
                  target: str = "", rejected: int = 0, limits: Limits | None = None
                  ) -> IngestReport:
     """Upsert cases in one transaction, in bounded batches (kb/write/cases.py); only text
-    that changed is embedded again. A retired case that comes in again stays retired."""
+    that changed is embedded again. A retired case that comes in again stays retired.
+
+    Vectors are also committed to the embedding cache as they are made, outside the
+    transaction, so an ingest killed half-way resumes; the cache goes once this commits.
+    """
     store = indexes.store
     report = IngestReport()
-    prepared = _prepared(cases, masking, report, limits or Settings.from_env().limits())
+    settings = Settings.from_env()
+    prepared = _prepared(cases, masking, report, limits or settings.limits())
     before = store.index_version(CASES_KEY)
-    with store.transaction():
-        store.mark_index_changed(CASES_KEY)
-        writes = write_cases(store, embedder, prepared, now(), progress,
-                             total=len(cases) if isinstance(cases, list) else 0)
-        report.new, report.updated = writes.new, writes.updated
-        report.unchanged, report.embedded = writes.unchanged, writes.embedded
-        audit.record(store.db, action, target or writes.changed_names(),
-                     {"new": report.new, "updated": report.updated,
-                      "unchanged": report.unchanged, "rejected": rejected,
-                      **{f"masked_{k}": n for k, n in report.masked.items()}})
+    cache = EmbeddingCache(indexes.layout.embed_cache, embedder.name)
+    try:
+        with store.transaction():
+            store.mark_index_changed(CASES_KEY)
+            writes = write_cases(store, embedder, prepared, now(), progress,
+                                 total=len(cases) if isinstance(cases, list) else 0,
+                                 cache=cache, workers=worker_count(settings.embed_workers))
+            report.new, report.updated = writes.new, writes.updated
+            report.unchanged, report.embedded = writes.unchanged, writes.embedded
+            report.resumed = writes.resumed
+            audit.record(store.db, action, target or writes.changed_names(),
+                         {"new": report.new, "updated": report.updated,
+                          "unchanged": report.unchanged, "rejected": rejected,
+                          **{f"masked_{k}": n for k, n in report.masked.items()}})
+    finally:
+        cache.close()
+    cache.discard()  # committed: every cached vector is in the base now
     if writes.rebuild_index:
         indexes.cases.version = -1
     indexes.applied(CASES_KEY, before, writes.removed, writes.added_ids, writes.added_vectors)

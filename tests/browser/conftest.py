@@ -13,16 +13,25 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import copy_base, model_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("KB_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
 
-pytestmark = pytest.mark.browser
+BROWSER_DIR = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test under tests/browser `browser` (a conftest's pytestmark marks nothing)."""
+    for item in items:
+        if BROWSER_DIR in Path(item.path).parents:
+            item.add_marker(pytest.mark.browser)
 
 
 def _free_port() -> int:
@@ -32,13 +41,22 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Start the real app on a fresh base (built from the sample ledger) and wait for it."""
+def app_base(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The module's base: a copy of the session's sample base, built with the module's model
+    (the fake, or USE where the module is marked real_model), so the app need not ingest."""
+    template = request.getfixturevalue("sample_templates")(model_for(request.node))
+    return copy_base(template, tmp_path_factory.mktemp("browser") / "kb")
+
+
+@pytest.fixture(scope="module")
+def app_url(request: pytest.FixtureRequest, app_base: Path,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Start the real app on the module's base and wait until it answers."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} not found: install Debian chromium (see .ci/run)")
-    index = tmp_path_factory.mktemp("browser") / "kb"
     port = _free_port()
-    env = {**os.environ, "KB_INDEX_DIR": str(index), "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "KB_INDEX_DIR": str(app_base), "HF_HUB_OFFLINE": "1",
+           "KB_EMBEDDING_MODEL": model_for(request.node)}
     log = (tmp_path_factory.mktemp("log") / "streamlit.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
@@ -46,17 +64,20 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
          "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
+
+    def healthy() -> bool:
+        assert proc.poll() is None, f"streamlit exited; log: {log.name}"
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    break
+                return response.status == 200
         except OSError:
-            time.sleep(0.5)
-    else:
+            return False
+
+    try:
+        wait_until(healthy, timeout=120, what=f"streamlit to start (log: {log.name})")
+    except BaseException:
         proc.kill()
-        pytest.fail(f"streamlit did not start; log: {log.name}")
+        raise
     yield url
     proc.terminate()
     try:
@@ -108,6 +129,24 @@ def search_for(page, text: str, empty: str = "上の欄にクレームの内容�
     box.press("Control+Enter")
     page.get_by_text(empty).wait_for(state="detached")
     page.get_by_text(card_heading, exact=True).first.wait_for()
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 60, what: str = "a condition",
+               poll: float = 0.1) -> object:
+    """Poll `condition` until it returns something truthy (a wait on state, not a fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() >= deadline:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(poll)
+    return value
+
+
+def wait_idle(page) -> None:
+    """Wait until the app's script is not running (Streamlit marks it on the stApp element)."""
+    page.wait_for_function(
+        "() => document.querySelector(\"[data-testid='stApp']\")"
+        "?.getAttribute('data-test-script-state') === 'notRunning'")
 
 
 def have_chromium() -> bool:

@@ -3,14 +3,36 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
-from tests.browser.conftest import screenshot, search_for
+import pytest
+from playwright.sync_api import expect
+
+from kb import KnowledgeBase
+from tests.browser.conftest import screenshot, search_for, wait_idle, wait_until
+
+# The saved case is found by a paraphrase that shares almost no word with it: the real model.
+pytestmark = pytest.mark.real_model
 
 COMPLAINT = "店舗の駐車場の精算機が故障していて出庫できず、30分以上待たされた。"
 PARAPHRASE = "パーキングの料金機が壊れていて車を出せなかった"
 
 
-def test_record_a_case_then_find_it_in_other_words(page, app_url: str) -> None:
+def _wait_for_draft(page, app_base: Path, field: str, text: str) -> None:
+    """Wait until the server autosaved this tab's draft with `text` in `field`."""
+    def saved() -> bool:
+        token = parse_qs(urlparse(page.url).query).get("draft", [None])[0]
+        if not token:
+            return False
+        with KnowledgeBase.open(app_base, create=False) as kb:
+            draft = kb.load_draft(token)
+        return bool(draft) and draft.get(field) == text
+
+    wait_until(saved, timeout=60, what=f"the draft to hold the {field} typed")
+
+
+def test_record_a_case_then_find_it_in_other_words(page, app_url: str, app_base: Path) -> None:
     page.goto(f"{app_url}/record")
     page.get_by_text("対応した事例を記録する").first.wait_for()
     main = page.locator("[data-testid='stMain']").first
@@ -22,14 +44,16 @@ def test_record_a_case_then_find_it_in_other_words(page, app_url: str) -> None:
         box = main.get_by_label(label, exact=True)
         box.fill(text)
         box.press("Tab")  # commit the value (and the draft) as staff do by moving on
-    page.wait_for_timeout(500)
+    _wait_for_draft(page, app_base, "prevention", fields["再発防止策"])  # the server has them all
+    wait_idle(page)
     page.get_by_role("button", name="保存して検索できるようにする").click()
     saved = page.get_by_text(re.compile("を保存しました")).first
     saved.wait_for()
     case_id = re.search(r"事例 (\S+) を保存しました", saved.inner_text()).group(1)
-    page.wait_for_timeout(1500)
+    # The form is ready for the next case.
+    expect(main.get_by_label("クレーム内容 *", exact=True)).to_have_value("")
+    wait_idle(page)
     screenshot(page, "record-saved-ja")
-    assert main.get_by_label("クレーム内容 *", exact=True).input_value() == ""  # ready for the next
 
     page.get_by_role("link", name="事例検索").click()
     search_for(page, PARAPHRASE)
@@ -40,17 +64,15 @@ def test_record_a_case_then_find_it_in_other_words(page, app_url: str) -> None:
     screenshot(page, "record-found-ja")
 
 
-def test_a_draft_survives_a_browser_reload(page, app_url: str) -> None:
+def test_a_draft_survives_a_browser_reload(page, app_url: str, app_base: Path) -> None:
     page.goto(f"{app_url}/record")
     page.get_by_text("対応した事例を記録する").first.wait_for()
     box = page.get_by_label("クレーム内容 *", exact=True)
-    box.fill("会員証を忘れたら割引できないと言われ、納得できない")
+    text = "会員証を忘れたら割引できないと言われ、納得できない"
+    box.fill(text)
     box.press("Tab")
     page.wait_for_function("() => location.search.includes('draft=')")
-    page.wait_for_timeout(2000)  # the autosave runs on the server
+    _wait_for_draft(page, app_base, "content", text)  # the autosave runs on the server
     page.reload()
     page.get_by_text("保存されていない下書きを復元しました。").wait_for()
-    from playwright.sync_api import expect
-
-    expect(page.get_by_label("クレーム内容 *", exact=True)).to_have_value(
-        "会員証を忘れたら割引できないと言われ、納得できない", timeout=30_000)
+    expect(page.get_by_label("クレーム内容 *", exact=True)).to_have_value(text, timeout=30_000)

@@ -6,7 +6,11 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
+
 from tests.browser.conftest import ROOT, screenshot, search_for
+
+pytestmark = pytest.mark.real_model  # search as staff see it: the real model on the sample base
 
 # KB_UPDATE_DOCS=1 also refreshes the README's screenshots in docs/.
 UPDATE_DOCS = os.environ.get("KB_UPDATE_DOCS") == "1"
