@@ -25,6 +25,9 @@ for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 from kb.embeddings import USE_MODEL, HashingEmbedder, UseEmbedder  # noqa: E402 - after the BLAS setting
 
+# Real PostgreSQL and Milvus servers, started on 127.0.0.1 once per session when a test asks.
+from tests.servers import dask_scheduler, milvus_server, postgres_server, postgres_url  # noqa: E402, F401
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 

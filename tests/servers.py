@@ -1,0 +1,168 @@
+"""Real servers for the scale-out tests, started on 127.0.0.1 in temp dirs, once per session.
+
+PostgreSQL: Debian's `postgresql` package (initdb/pg_ctl, run as the `postgres` user when
+the tests run as root, since PostgreSQL refuses to run as root). Milvus: the server binary
+that the `milvus-lite==2.5.1` wheel ships, listening on a TCP port. Each fixture skips,
+with the reason, only when its package or binary is really missing; a server that is
+installed but fails to start is an error, not a skip.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+START_TIMEOUT = 60.0  # seconds a server may take to accept connections on a loaded machine
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now (the server binds it a moment later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _pg_bin(name: str) -> str | None:
+    """A PostgreSQL server program: on PATH, else Debian's versioned directory (newest)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
+                        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0)
+    return candidates[-1] if candidates else None
+
+
+def _as_server_user(args: list[str]) -> list[str]:
+    """PostgreSQL will not run as root: run it as `postgres` then (Debian creates that user)."""
+    if os.geteuid() != 0:
+        return args
+    runuser = shutil.which("runuser")
+    if runuser is None:
+        pytest.skip("running as root without `runuser`: cannot start PostgreSQL as postgres")
+    return [runuser, "-u", "postgres", "--", *args]
+
+
+def _chown_to_server_user(path: Path) -> None:
+    if os.geteuid() == 0:
+        import pwd
+
+        try:
+            user = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no `postgres` user (apt-get install postgresql)")
+        os.chown(path, user.pw_uid, user.pw_gid)
+
+
+def _wait_for_postgres(url: str) -> None:
+    import psycopg
+
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        try:
+            psycopg.connect(url, connect_timeout=2).close()
+            return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server of its own on 127.0.0.1 (trust auth); yields the admin URL."""
+    pytest.importorskip("psycopg", reason="psycopg is not installed (pip install -r requirements-dev.txt)")
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if initdb is None or pg_ctl is None:
+        pytest.skip("PostgreSQL server programs (initdb, pg_ctl) are not installed: "
+                    "apt-get install postgresql")
+    # Not under pytest's tmp dir: that is private to root, and the server runs as postgres.
+    root = Path(tempfile.mkdtemp(prefix="kb-pg-"))
+    _chown_to_server_user(root)
+    data, port = root / "data", free_port()
+    subprocess.run(_as_server_user([initdb, "-D", str(data), "-U", "postgres", "--auth=trust",
+                                    "-E", "UTF8", "--locale=C", "--no-sync"]),
+                   check=True, capture_output=True, timeout=120)
+    options = (f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
+               f"-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+    # Output to a file, not a pipe: the server it starts could hold a pipe open for good.
+    with (root / "pg_ctl.out").open("w") as out:
+        subprocess.run(_as_server_user([pg_ctl, "-D", str(data), "-o", options, "-l",
+                                        str(root / "server.log"), "-w", "-t", "60", "start"]),
+                       check=True, stdout=out, stderr=subprocess.STDOUT, timeout=120)
+    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    try:
+        _wait_for_postgres(url)
+        yield url
+    finally:
+        subprocess.run(_as_server_user([pg_ctl, "-D", str(data), "-m", "immediate", "stop"]),
+                       capture_output=True, timeout=60)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty database on the session's server (one knowledge base per database)."""
+    import psycopg
+
+    name = f"kb_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    yield postgres_server.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
+def milvus_server() -> Iterator[str]:
+    """The Milvus Lite 2.5 server binary on 127.0.0.1 with its data in a temp dir; yields its URI."""
+    pytest.importorskip("pymilvus", reason="pymilvus is not installed (pip install -r requirements-dev.txt)")
+    lite = pytest.importorskip("milvus_lite.server",
+                               reason="milvus-lite is not installed (pip install -r requirements-dev.txt)")
+    from pymilvus import MilvusClient
+
+    root = Path(tempfile.mkdtemp(prefix="kb-milvus-"))
+    port = free_port()
+    server = lite.Server(str(root / "milvus.db"), address=f"127.0.0.1:{port}")
+    if not server.init():
+        pytest.skip(f"the milvus-lite wheel has no server binary at {server.milvus_bin}")
+    assert server.start(), f"the Milvus Lite server did not start (see {root})"
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            try:
+                client = MilvusClient(uri=uri, timeout=5)
+                client.list_collections()
+                client.close()
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        yield uri
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def dask_scheduler() -> Iterator[str]:
+    """A Dask LocalCluster (two single-threaded worker processes) on 127.0.0.1; its address."""
+    distributed = pytest.importorskip(
+        "distributed", reason="dask[distributed] is not installed (pip install -r requirements.txt)")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       host="127.0.0.1", dashboard_address=None)
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close()
