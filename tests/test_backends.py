@@ -9,11 +9,15 @@ or LEXICAL_BACKENDS below. No embedding model is loaded: vectors are synthetic.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
 import hashlib
+import math
 import os
 import random
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +30,7 @@ from ingest.records import Case
 from kb.index import analyser
 from kb.index import ivf as approx
 from kb.index.base import LexicalBackend, VectorBackend, atomic_write
-from kb.index.bm25_memory import LexicalIndex, MemoryBm25
+from kb.index.bm25_memory import LexicalIndex, MemoryBm25, match_terms
 from kb.index.faiss import VectorIndex, file_version
 from kb.index.fts5 import CASE_WEIGHTS, Fts5Cases
 from kb.storage.cases import Store
@@ -42,8 +46,9 @@ class VectorEngine:
     """A vector backend factory: (dim, training sample) -> an empty backend."""
 
     name: str
-    make: Callable[[int, np.ndarray], VectorBackend]
+    make: Callable[..., VectorBackend]
     exact: bool  # exact search (same ids and scores as brute force) or approximate (recall)
+    server: str = ""  # a session fixture whose value (a server URI) `make` takes as `uri`
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,20 @@ class LexicalEngine:
     """A lexical backend factory over a populated record store."""
 
     name: str
-    make: Callable[[Store], LexicalBackend]
+    make: Callable[..., LexicalBackend]
+    # The engine's scores for a match, computed independently: FTS5's own bm25() by default.
+    reference: Callable[[Store, str], list[tuple[int, float]]] = (
+        lambda store, match: _reference(store, match))
+    server: str = ""  # a session fixture whose value (a server URI) `make` takes as `uri`
+
+
+def _bound(engine: VectorEngine | LexicalEngine, request: pytest.FixtureRequest
+           ) -> VectorEngine | LexicalEngine:
+    """The engine with its server's URI bound into `make` (started once per session)."""
+    if not engine.server:
+        return engine
+    uri = request.getfixturevalue(engine.server)
+    return dataclasses.replace(engine, make=functools.partial(engine.make, uri=uri))
 
 
 def _faiss_exact(dim: int, sample: np.ndarray) -> VectorBackend:
@@ -72,16 +90,71 @@ def _memory_bm25(store: Store) -> LexicalBackend:
     return MemoryBm25(LexicalIndex.build(store.iter_fts_rows(), CASE_WEIGHTS), store)
 
 
+def _milvus_name() -> str:
+    return f"t_{uuid.uuid4().hex[:12]}"  # a collection of its own per backend made
+
+
+def _milvus_vectors(dim: int, sample: np.ndarray, uri: str) -> VectorBackend:
+    """Milvus FLAT inner product on the session's Milvus Lite server (tests/servers.py)."""
+    from kb.index.milvus import MilvusVectors, connect
+
+    return MilvusVectors(connect(uri), _milvus_name(), dim)
+
+
+def _milvus_lexical(store: Store, uri: str) -> LexicalBackend:
+    """Milvus BM25 over the store's chunks, loaded the way the PostgreSQL base derives it."""
+    from kb.index.milvus import ChunkRow, MilvusLexical, connect
+
+    cases = store.get_cases(r[0] for r in store.db.execute("SELECT id FROM cases"))
+    backend = MilvusLexical(connect(uri), _milvus_name(), CASE_WEIGHTS)
+    rows = []
+    for cid, case_id, part, has_vector, primary, secondary in store.db.execute(
+            "SELECT c.id, c.case_id, c.part, c.vector IS NOT NULL, f.primary_text, "
+            "f.secondary_text FROM chunks c JOIN chunks_fts f ON f.rowid = c.id"):
+        case = cases[case_id]
+        rows.append(ChunkRow(cid, case_id, part, np.zeros(1) if has_vector else None,
+                             f"{primary} {secondary}".strip(), (case.date or "")[:10],
+                             case.category, case.product, case.channel,
+                             -1 if case.escalated is None else int(case.escalated)))
+    backend.put(rows)
+    return backend
+
+
+def _lucene_reference(store: Store, match: str) -> list[tuple[int, float]]:
+    """Milvus's BM25, in float64 from the stored tokens: IDF log(1 + (N - n + .5)/(n + .5)),
+    k1 1.2, b 0.75, whitespace terms, the resolution part weighted as in FTS5."""
+    rows = store.db.execute("SELECT c.id, c.part, f.primary_text || ' ' || f.secondary_text "
+                            "FROM chunks c JOIN chunks_fts f ON f.rowid = c.id").fetchall()
+    docs = {int(cid): (part, text.split()) for cid, part, text in rows}
+    n_docs = len(docs)
+    avgdl = sum(len(t) for _, t in docs.values()) / max(n_docs, 1)
+    weight = dict(zip(("complaint", "resolution"), CASE_WEIGHTS, strict=True))
+    out = []
+    for cid, (part, tokens) in docs.items():
+        score = 0.0
+        for term in dict.fromkeys(match_terms(match)):
+            f = tokens.count(term)
+            if f:
+                n = sum(term in t for _, t in docs.values())
+                idf = math.log(1 + (n_docs - n + 0.5) / (n + 0.5))
+                score += idf * f * 2.2 / (f + 1.2 * (1 - 0.75 + 0.75 * len(tokens) / avgdl))
+        if score > 0:
+            out.append((cid, weight[part] * score))
+    return sorted(out, key=lambda x: (-x[1], x[0]))
+
+
 # a new engine plugs in by adding its factory here
 VECTOR_BACKENDS: list[VectorEngine] = [
     VectorEngine("faiss-flat", _faiss_exact, exact=True),
     VectorEngine("faiss-ivf", _faiss_ivf, exact=False),
+    VectorEngine("milvus-flat", _milvus_vectors, exact=True, server="milvus_server"),
 ]
 
 # a new engine plugs in by adding its factory here
 LEXICAL_BACKENDS: list[LexicalEngine] = [
     LexicalEngine("fts5", Fts5Cases),
     LexicalEngine("memory-bm25", _memory_bm25),
+    LexicalEngine("milvus-bm25", _milvus_lexical, _lucene_reference, server="milvus_server"),
 ]
 
 # ---------------------------------------------------------------------------------------
@@ -152,7 +225,7 @@ def _check_result(data: VectorData, query: np.ndarray, scores: np.ndarray, ids: 
 
 @pytest.fixture(params=VECTOR_BACKENDS, ids=lambda e: e.name)
 def vengine(request: pytest.FixtureRequest) -> VectorEngine:
-    return request.param
+    return _bound(request.param, request)
 
 
 @pytest.fixture
@@ -404,8 +477,19 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Corpus]:
 
 
 @pytest.fixture(scope="module", params=LEXICAL_BACKENDS, ids=lambda e: e.name)
-def lexical(request: pytest.FixtureRequest, corpus: Corpus) -> LexicalBackend:
-    return request.param.make(corpus.store)
+def lengine(request: pytest.FixtureRequest) -> LexicalEngine:
+    return _bound(request.param, request)
+
+
+@pytest.fixture(scope="module")
+def lexical(lengine: LexicalEngine, corpus: Corpus) -> LexicalBackend:
+    return lengine.make(corpus.store)
+
+
+@pytest.fixture(scope="module")
+def reference(lengine: LexicalEngine) -> Callable[[Store, str], list[tuple[int, float]]]:
+    """The ranking the engine under test must reproduce (its own scoring, computed apart)."""
+    return lengine.reference
 
 
 def _reference(store: Store, match: str) -> list[tuple[int, float]]:
@@ -463,14 +547,16 @@ def test_lexical_reference_matches_the_tokens(corpus: Corpus) -> None:
 
 @pytest.mark.parametrize("k", [1, 5, 10, ALL])
 def test_lexical_top_matches_fts5_reference(lexical: LexicalBackend, corpus: Corpus,
-                                            k: int) -> None:
-    """Same top ids, same scores (1e-6) as FTS5's bm25 for every query."""
+                                            reference: Callable, k: int) -> None:
+    """Same top ids, same scores (1e-6) as the engine's reference (FTS5's bm25 for FTS5 and
+    the in-memory BM25) for every query."""
     for query in QUERIES:
         match = analyser.fts_query(query)
-        _assert_top(lexical.top(match, k, Filters()), _reference(corpus.store, match), k)
+        _assert_top(lexical.top(match, k, Filters()), reference(corpus.store, match), k)
 
 
-def test_lexical_filters_act_before_the_cut(lexical: LexicalBackend, corpus: Corpus) -> None:
+def test_lexical_filters_act_before_the_cut(lexical: LexicalBackend, corpus: Corpus,
+                                            reference: Callable) -> None:
     """Filtered top-k == full ranking restricted to admitted cases, first k."""
     narrowed = 0
     for f in FILTERS:
@@ -478,7 +564,7 @@ def test_lexical_filters_act_before_the_cut(lexical: LexicalBackend, corpus: Cor
         assert admitted or f.categories == ("存在しない分類",)
         for query in QUERIES:
             match = analyser.fts_query(query)
-            ranking = _reference(corpus.store, match)
+            ranking = reference(corpus.store, match)
             kept = [(c, s) for c, s in ranking if corpus.owner[c] in admitted]
             for k in (3, 10, ALL):
                 got = lexical.top(match, k, f)
@@ -489,14 +575,15 @@ def test_lexical_filters_act_before_the_cut(lexical: LexicalBackend, corpus: Cor
     assert narrowed >= 20
 
 
-def test_lexical_scores_of_agrees_with_top(lexical: LexicalBackend, corpus: Corpus) -> None:
+def test_lexical_scores_of_agrees_with_top(lexical: LexicalBackend, corpus: Corpus,
+                                           reference: Callable) -> None:
     """Exact scores of given chunks; chunks with no query term (or unknown ids) are omitted."""
     every = sorted(corpus.owner)
     for query in QUERIES:
         match, terms = analyser.fts_query(query), _terms(query)
         got = lexical.scores_of(match, [*every, 10**9])
         assert set(got) == {c for c in every if corpus.tokens[c] & terms}
-        assert got == pytest.approx(dict(_reference(corpus.store, match)), **TOL)
+        assert got == pytest.approx(dict(reference(corpus.store, match)), **TOL)
         assert got == pytest.approx(dict(lexical.top(match, ALL, Filters())), **TOL)
         some = every[::5]
         assert lexical.scores_of(match, some) == pytest.approx(
@@ -538,8 +625,11 @@ def test_lexical_empty_match_returns_nothing(lexical: LexicalBackend, corpus: Co
 
 
 @pytest.mark.parametrize("engine", LEXICAL_BACKENDS, ids=lambda e: e.name)
-def test_lexical_tokens_with_inner_punctuation(engine: LexicalEngine, tmp_path: Path) -> None:
-    """Tokens the analyser keeps whole but FTS5 splits (wi-fi, 1.5) score as in FTS5."""
+def test_lexical_tokens_with_inner_punctuation(engine: LexicalEngine, tmp_path: Path,
+                                              request: pytest.FixtureRequest) -> None:
+    """Tokens the analyser keeps whole but FTS5 splits (wi-fi, 1.5) score as in the engine's
+    reference (FTS5 splits them; Milvus's whitespace analyser keeps our tokens whole)."""
+    engine = _bound(engine, request)
     store = Store(tmp_path / "kb.sqlite3")
     try:
         texts = {"A": "Wi-Fiに繋がらない", "B": "Wi Fiが途中で切れる", "C": "料金が1.5倍になった",
@@ -551,7 +641,7 @@ def test_lexical_tokens_with_inner_punctuation(engine: LexicalEngine, tmp_path: 
         backend = engine.make(store)
         for query in ("Wi Fi", "Wi-Fi", "1年", "1.5倍"):
             match = analyser.fts_query(query)
-            _assert_top(backend.top(match, 10, Filters()), _reference(store, match), 10)
+            _assert_top(backend.top(match, 10, Filters()), engine.reference(store, match), 10)
     finally:
         store.close()
 
