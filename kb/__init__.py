@@ -37,6 +37,8 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("PasswordFormatError", "check_format", "hash_password", "verify_password"),
                     "kb.passwords"),
     **dict.fromkeys(("SAMPLE_LEDGER", "ensure_sample"), "kb.write.sample"),
+    **dict.fromkeys(("Fanout",), "kb.write.fanout"),
+    **dict.fromkeys(("MigrateReport", "migrate_to_servers"), "kb.ops.migrate"),
 }
 _RENAMED = {"EXPORT_FORMATS": "FORMATS"}
 
@@ -79,6 +81,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from kb.knowledge_base import KnowledgeBase
     from kb.ops.backup import backup, restore
     from kb.ops.check import CheckReport, check_base
+    from kb.ops.migrate import MigrateReport, migrate_to_servers
     from kb.outputs.export import FORMATS as EXPORT_FORMATS
     from kb.outputs.export import export, table
     from kb.outputs.handover import handover_html, handover_markdown
@@ -91,4 +94,5 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from kb.storage.audit import AuditEvent, acting_as, default_actor, set_actor
     from kb.storage.documents import DocumentInfo
     from kb.storage.filters import Filters
+    from kb.write.fanout import Fanout
     from kb.write.sample import SAMPLE_LEDGER, ensure_sample

@@ -15,7 +15,7 @@ from ingest.records import Case
 from kb.embeddings import Embedder, load_embedder
 from kb.index.base import LexicalBackend
 from kb.index.faiss import VectorIndex
-from kb.index.indexes import Indexes
+from kb.index.indexes import open_indexes
 from kb.reports import DocumentReport, IngestReport, Progress, Stats
 from kb.search import feedback
 from kb.search.calibration import Calibration
@@ -24,11 +24,12 @@ from kb.search.results import SearchResult
 from kb.search.searcher import Searcher
 from kb.storage import audit, records
 from kb.storage.cases import Store
-from kb.storage.documents import DocumentInfo, DocumentStore
+from kb.storage.documents import DocumentInfo
 from kb.storage.filters import Filters
 from kb.storage.layout import Layout
-from kb.storage.locking import WriterLock, serialised, writing
+from kb.storage.locking import serialised, writing
 from kb.write import documents, ingest, lifecycle, setup
+from kb.write.fanout import Fanout
 from kb.write.reindex import reindex
 
 
@@ -37,9 +38,7 @@ class KnowledgeBase:
 
     def __init__(self, layout: Layout, store: Store, embedder: Embedder) -> None:
         self.layout, self.store, self.embedder = layout, store, embedder
-        self.docs = DocumentStore(store.db)
-        self.writer = WriterLock(layout.root)
-        self.indexes = Indexes(layout, store, self.docs, embedder.dim, self.writer)
+        self.docs, self.writer, self.indexes = open_indexes(layout, store, embedder.dim)
         self.searcher = Searcher(self.indexes, embedder)
         self._lock = threading.RLock()  # see kb/storage/locking.py: serialised
         self.indexes.sync()
@@ -51,6 +50,7 @@ class KnowledgeBase:
         return cls(*setup.open_store(directory, model, create))
 
     def close(self) -> None:
+        self.indexes.close()
         self.store.close()
 
     def __enter__(self) -> KnowledgeBase:
@@ -73,10 +73,10 @@ class KnowledgeBase:
     def ingest_ledger(self, path: str | os.PathLike[str], overrides: dict[str, str] | None = None,
                       skip_invalid: bool = False, progress: Progress | None = None,
                       encoding: str | None = None, masking: MaskPolicy | None = None,
-                      limits: Limits | None = None) -> IngestReport:
+                      limits: Limits | None = None, fanout: Fanout | None = None) -> IngestReport:
         """Read, validate, mask and store a ledger: all rows or nothing, unless `skip_invalid`."""
         return ingest.ingest_ledger(self.indexes, self.embedder, path, overrides, skip_invalid,
-                                    progress, encoding, masking, limits)
+                                    progress, encoding, masking, limits, fanout)
 
     @writing
     def ingest_cases(self, cases: Iterable[Case], progress: Progress | None = None,

@@ -19,6 +19,9 @@ DEFAULT_INDEX_DIR = "indexes/default"
 DEFAULT_LOCK_TIMEOUT = 600.0  # seconds a writer waits for another writer
 EMBED_BATCH = 256  # texts per encoder call: ingest, reindex and batch search
 DEFAULT_APPROX_THRESHOLD = 20_000  # vectors at which FAISS switches to IVF (BENCHMARKS.md)
+# KB_BACKEND: the embedded default (SQLite + FTS5 + FAISS in the base's directory), or the
+# shared servers: PostgreSQL (system of record) + Milvus (derived search index).
+BACKENDS = ("sqlite", "postgres+milvus")
 
 
 def _positive(env: Mapping[str, str], name: str, default: float) -> float:
@@ -32,6 +35,21 @@ def _positive(env: Mapping[str, str], name: str, default: float) -> float:
     if value <= 0:
         raise SettingsError(f"{name}={raw!r} must be a positive number")
     return value
+
+
+def _backend(name: str | None, postgres_url: str | None, milvus_uri: str | None) -> str:
+    """KB_BACKEND, checked: the server backend needs both servers' addresses."""
+    backend = (name or "sqlite").lower()
+    if backend not in BACKENDS:
+        raise SettingsError(f"KB_BACKEND={name!r} is not a backend (choose from "
+                            f"{', '.join(BACKENDS)})")
+    if backend == "postgres+milvus":
+        missing = [n for n, v in (("KB_POSTGRES_URL", postgres_url),
+                                  ("KB_MILVUS_URI", milvus_uri)) if not v]
+        if missing:
+            raise SettingsError(f"KB_BACKEND=postgres+milvus needs {' and '.join(missing)} "
+                                f"(e.g. postgresql://kb@127.0.0.1:5432/kb, http://127.0.0.1:19530)")
+    return backend
 
 
 @dataclass(frozen=True)
@@ -50,13 +68,17 @@ class Settings:
     manager_password: str | None = None
     fault: str | None = None  # crash point for the kill tests (kb/storage/faults.py)
     embed_workers: int | None = None  # encoder processes for a large ingest; None: one per core
+    backend: str = "sqlite"  # one of BACKENDS
+    postgres_url: str | None = None  # KB_POSTGRES_URL, e.g. postgresql://kb@127.0.0.1:5432/kb
+    milvus_uri: str | None = None  # KB_MILVUS_URI, e.g. http://127.0.0.1:19530
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         text = {name: env.get(name, "").strip() or None for name in (
             "KB_INDEX_DIR", "KB_EMBEDDING_MODEL", "KB_ACTOR", "KB_MANAGER_PASSWORD_HASH",
-            "KB_FAULT")}
+            "KB_FAULT", "KB_BACKEND", "KB_POSTGRES_URL", "KB_MILVUS_URI")}
+        backend = _backend(text["KB_BACKEND"], text["KB_POSTGRES_URL"], text["KB_MILVUS_URI"])
         return cls(
             index_dir=Path(text["KB_INDEX_DIR"] or DEFAULT_INDEX_DIR),
             embedding_model=text["KB_EMBEDDING_MODEL"],
@@ -70,6 +92,9 @@ class Settings:
             manager_password=env.get("KB_MANAGER_PASSWORD") or None,
             fault=text["KB_FAULT"],
             embed_workers=int(_positive(env, "KB_EMBED_WORKERS", 0)) or None,
+            backend=backend,
+            postgres_url=text["KB_POSTGRES_URL"],
+            milvus_uri=text["KB_MILVUS_URI"],
         )
 
     def limits(self, max_upload_mb: float | None = None, max_rows: int | None = None,

@@ -16,7 +16,7 @@ from tests.conftest import ROOT
 
 CLI = ROOT / "kb" / "cli"
 COMMANDS = {"audit", "backup", "calibrate", "check", "clusters", "delete", "documents", "eval",
-            "export", "hash-password", "ingest", "reindex", "restore", "retire", "search",
+            "export", "hash-password", "ingest", "migrate", "reindex", "restore", "retire", "search",
             "stale", "stats"}
 
 

@@ -247,6 +247,8 @@ def _only_under(package: str, allowed: tuple[str, ...]) -> Checker:
 
 check_sqlite3 = _only_under("sqlite3", ("kb/storage/", "kb/ops/"))
 check_faiss = _only_under("faiss", ("kb/index/", "kb/clusters/"))
+check_psycopg = _only_under("psycopg", ("kb/storage/",))
+check_pymilvus = _only_under("pymilvus", ("kb/index/",))
 check_click = _only_under("click", ("kb/cli/",))
 check_streamlit = _only_under("streamlit", ("ui/", "app.py"))
 
@@ -493,6 +495,8 @@ def check_environment_reader(files: Files) -> list[str]:
 RULES: dict[str, tuple[str, Checker]] = {
     "sqlite3": ("sqlite3 is imported only under kb/storage/ and kb/ops/", check_sqlite3),
     "faiss": ("faiss is imported only under kb/index/ and kb/clusters/", check_faiss),
+    "psycopg": ("psycopg is imported only under kb/storage/", check_psycopg),
+    "pymilvus": ("pymilvus is imported only under kb/index/", check_pymilvus),
     "click": ("click is imported only under kb/cli/", check_click),
     "streamlit": ("streamlit is imported only in ui/ and app.py", check_streamlit),
     "facade": ("kb.knowledge_base is imported in kb/ only by kb/__init__.py and kb/cli/",
@@ -524,6 +528,16 @@ def test_sqlite3_only_in_storage_and_ops() -> None:
 def test_faiss_only_in_index_and_clusters() -> None:
     """FAISS is an index detail; the rest of kb/ must not depend on it."""
     _check("faiss")
+
+
+def test_psycopg_only_in_storage() -> None:
+    """PostgreSQL is a record store like SQLite: only storage talks to it."""
+    _check("psycopg")
+
+
+def test_pymilvus_only_in_index() -> None:
+    """Milvus is a derived index like FAISS: only the index layer talks to it."""
+    _check("pymilvus")
 
 
 def test_click_only_in_cli() -> None:
@@ -603,6 +617,10 @@ BROKEN: dict[str, tuple[dict[str, str], str]] = {
     "sqlite3": (_tree({"kb/search/cases.py": "import sqlite3\n"}), "kb/search/cases.py:1: import sqlite3"),
     "faiss": (_tree({"kb/write/cases.py": "x = 1\nfrom faiss import IndexFlatIP\n"}),
               "kb/write/cases.py:2: from faiss import IndexFlatIP"),
+    "psycopg": (_tree({"kb/index/milvus_sync.py": "import psycopg\n"}),
+                "kb/index/milvus_sync.py:1: import psycopg"),
+    "pymilvus": (_tree({"kb/search/cases.py": "from pymilvus import MilvusClient\n"}),
+                 "kb/search/cases.py:1: from pymilvus import MilvusClient"),
     "click": (_tree({"ui/admin.py": "def f():\n    import click\n"}), "ui/admin.py:2: import click"),
     "streamlit": (_tree({"ingest/pdf.py": "import importlib\nst = importlib.import_module('streamlit')\n"}),
                   "ingest/pdf.py:2: importlib.import_module('streamlit')"),
@@ -632,6 +650,8 @@ BROKEN: dict[str, tuple[dict[str, str], str]] = {
 ALLOWED: dict[str, dict[str, str]] = {
     "sqlite3": _tree({"kb/ops/backup.py": "import sqlite3\n", "kb/storage/database.py": "import sqlite3\n"}),
     "faiss": _tree({"kb/clusters/method.py": "import faiss\n", "kb/index/faiss.py": "import faiss\n"}),
+    "psycopg": _tree({"kb/storage/postgres.py": "import psycopg\nfrom psycopg.pq import X\n"}),
+    "pymilvus": _tree({"kb/index/milvus.py": "from pymilvus import MilvusClient\n"}),
     "click": _tree({"kb/cli/main.py": "import click\n"}),
     "streamlit": _tree({"app.py": "import streamlit as st\n", "ui/nav.py": "import streamlit\n"}),
     "facade": _tree({"kb/cli/main.py": "from kb.knowledge_base import KnowledgeBase\n",

@@ -13,7 +13,7 @@ from ingest.fields import map_headers
 from ingest.limits import Limits
 from ingest.masking import NO_MASKING, MaskPolicy, describe_counts
 from ingest.tables import LEDGER_SUFFIXES
-from kb import IngestReport, KnowledgeBase, Settings
+from kb import Fanout, IngestReport, KnowledgeBase, Settings
 from kb.cli.context import Context, progress_bar
 
 
@@ -71,11 +71,18 @@ def _parse_maps(maps: tuple[str, ...]) -> dict[str, str]:
               help="Most rows per ledger [env KB_MAX_ROWS; default 200000].")
 @click.option("--max-field-chars", type=click.IntRange(min=1), default=None,
               help="Longest cell; longer rows are rejected [env KB_MAX_FIELD_CHARS; default 20000].")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Embed ledgers on N local processes [default: KB_EMBED_WORKERS, else one "
+                   "per core for large ingests].")
+@click.option("--dask", "dask", metavar="ADDRESS", default=None,
+              help="Embed ledgers on the Dask cluster of this scheduler (tcp://host:8786).")
 @click.pass_obj
 def ingest(obj: Context, paths: tuple[str, ...], maps: tuple[str, ...], skip_invalid: bool,
            no_mask: bool, mask_columns: tuple[str, ...], max_upload_mb: float | None,
-           max_rows: int | None, max_field_chars: int | None) -> None:
+           max_rows: int | None, max_field_chars: int | None, workers: int | None,
+           dask: str | None) -> None:
     """Ingest complaint ledgers (CSV/TSV/XLSX/JSON/JSONL), files or folders."""
+    fanout = Fanout(workers, dask)
     overrides = _parse_maps(maps)
     masking = NO_MASKING if no_mask else MaskPolicy().with_columns(mask_columns)
     limits = Settings.from_env().limits(max_upload_mb, max_rows, max_field_chars)
@@ -88,7 +95,7 @@ def ingest(obj: Context, paths: tuple[str, ...], maps: tuple[str, ...], skip_inv
             update, bar = progress_bar(path.name)
             try:
                 report = kb.ingest_ledger(path, overrides, skip_invalid, progress=update,
-                                          masking=masking, limits=limits)
+                                          masking=masking, limits=limits, fanout=fanout)
             except IngestError as exc:  # this file is refused; the others still go in
                 failed += 1
                 click.echo(f"error: {exc}", err=True)

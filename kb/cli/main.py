@@ -15,6 +15,7 @@ from kb.cli.clusters import clusters
 from kb.cli.context import ACTOR_HELP, INDEX_HELP, MODEL_HELP, Context, with_global_options
 from kb.cli.ingest import ingest
 from kb.cli.manage import calibrate_command, delete, documents, reindex, stale, stats
+from kb.cli.migrate import migrate_command
 from kb.cli.reliability import backup_command, check, restore_command
 from kb.cli.search import evaluate, search
 
@@ -43,7 +44,7 @@ def main(ctx: click.Context, index: str | None, model: str | None, actor: str | 
 COMMANDS: tuple[click.Command, ...] = (
     ingest, search, stats, delete, stale, documents, reindex, calibrate_command, evaluate,
     audit_command, hash_password_command, retire, export_command, clusters, check,
-    backup_command, restore_command,
+    backup_command, restore_command, migrate_command,
 )
 for _command in COMMANDS:
     main.add_command(with_global_options(_command))

@@ -19,6 +19,23 @@ from kb.storage.layout import CASES_KEY, DOCS_KEY, Layout
 from kb.storage.locking import WriterLock
 
 
+def open_indexes(layout: Layout, store: Store,
+                 dim: int) -> tuple[DocumentStore, WriterLock, Indexes]:
+    """The manuals' store, the writer lock and the derived indexes the base's backend needs:
+    `write.lock` and FAISS files in its directory, or (a PostgreSQL store) an advisory lock
+    and Milvus collections."""
+    if getattr(store, "backend", "sqlite") == "postgres+milvus":
+        from kb.index.milvus_sync import MilvusIndexes  # pymilvus only for that backend
+        from kb.settings import Settings
+
+        docs, writer = store.documents(), store.writer_lock()
+        uri = Settings.from_env().milvus_uri or ""
+        return docs, writer, MilvusIndexes(layout, store, docs, dim, writer, uri)
+    docs = DocumentStore(store.db)
+    writer = WriterLock(layout.root)
+    return docs, writer, Indexes(layout, store, docs, dim, writer)
+
+
 class Indexes:
     """FAISS for cases and passages, plus the cases' lexical backend."""
 
@@ -61,6 +78,9 @@ class Indexes:
         """The cases' lexical backend as of the current state."""
         return lexical_backend(self.store, self.layout.lexical,
                                self.store.index_version(CASES_KEY))
+
+    def close(self) -> None:
+        """Nothing to release: FAISS files are read whole (the server indexes hold clients)."""
 
     def applied(self, key: str, before: int, removed: list[int], ids: list[int],
                 vectors: list[np.ndarray]) -> None:

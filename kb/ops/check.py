@@ -18,6 +18,7 @@ import numpy as np
 
 from kb.index.base import TEMP_GLOB
 from kb.index.faiss import DerivedIndex, VectorIndex, file_version
+from kb.settings import Settings
 from kb.storage.database import iter_vectors, manifest_of
 from kb.storage.layout import DERIVED_FILES, Layout
 from kb.storage.locking import WriterLock
@@ -61,7 +62,11 @@ class CheckReport:
 def check_base(root: Path, repair: bool = True, spot_checks: int = SPOT_CHECKS,
                seed: int | None = None) -> CheckReport:
     """Check the base at `root` (waiting for any writer to finish); rebuild bad FAISS files
-    from SQLite if `repair`."""
+    from SQLite if `repair`. On KB_BACKEND=postgres+milvus: PostgreSQL against Milvus."""
+    if Settings.from_env().backend != "sqlite":
+        from kb.ops.check_servers import check_server_base
+
+        return check_server_base(root, repair)
     report = CheckReport(root)
     database = Layout(root).database
     if not database.exists():

@@ -86,7 +86,9 @@ def _hits(store: Store, found: Candidates, ranked: list[str], final: dict[str, f
     words = analyser.typed_words(query)
     hits: list[CaseHit] = []
     for case_id in ranked:
-        case = cases[case_id]
+        case = cases.get(case_id)
+        if case is None:  # deleted since the index answered (Milvus applies after the commit)
+            continue
         chunk = best_chunk[case_id]
         terms, where = _matches(case, set(words))
         hits.append(CaseHit(

@@ -15,7 +15,7 @@ import hashlib
 import queue
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 
@@ -129,12 +129,14 @@ def _embed(job: _Job, todo: list[tuple[str, str]],
 def write_cases(store: Store, embedder: Embedder, cases: Iterable[Case], now: str,
                 progress: Progress | None = None, batch_size: int | None = None,
                 total: int = 0, cache: EmbeddingCache | None = None,
-                workers: int = 1) -> CaseWrites:
+                workers: int = 1, forced: bool = False,
+                executor: Executor | None = None) -> CaseWrites:
     """Upsert cases batch by batch; call inside `store.transaction()`.
 
     Only text that changed is embedded again (stored vectors are reused by text hash, and
     so are the vectors a killed ingest left in `cache`). `total` (for progress) is taken
-    from `cases` when it has a length. `workers` > 1: encoder processes for a large ingest.
+    from `cases` when it has a length. `workers` > 1: encoder processes for a large ingest
+    (`forced`: whatever the model and size); `executor`: a Dask cluster's (kb/write/fanout.py).
     """
     total = len(cases) if hasattr(cases, "__len__") else total
     writes = CaseWrites()
@@ -142,7 +144,8 @@ def write_cases(store: Store, embedder: Embedder, cases: Iterable[Case], now: st
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed") as pool, \
-            Encoder(embedder, workers, expected=total) as encoder:
+            Encoder(embedder, workers, expected=total, forced=forced,
+                    executor=executor) as encoder:
         job = _Job(encoder, writes, cache)
         previous: _Batch | None = None
         for chunk in _batches(cases, batch_size or CASE_BATCH):

@@ -15,12 +15,13 @@ import sys
 import threading
 import types
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 
 import numpy as np
 
 from kb.embeddings import Embedder, cores, load_embedder
+from kb.write.fanout import encode_batch
 
 TASK_TEXTS = 32  # texts per encoder call: one progress tick and one cache commit each
 PARALLEL_MIN = 300  # fewer texts than this in an ingest: starting workers costs more
@@ -66,12 +67,20 @@ def worker_count(setting: int | None) -> int:
 
 
 class Encoder:
-    """Embeds the documents of one write; `close()` stops its workers (if it started any)."""
+    """Embeds the documents of one write; `close()` stops its workers (if it started any).
 
-    def __init__(self, embedder: Embedder, workers: int = 1, expected: int = 0) -> None:
+    `forced`: the caller asked for `workers` processes (`kb ingest --workers N`), so they
+    start whatever the model and the size; `executor` (a Dask cluster's) runs the tasks
+    instead (kb/write/fanout.py).
+    """
+
+    def __init__(self, embedder: Embedder, workers: int = 1, expected: int = 0,
+                 forced: bool = False, executor: Executor | None = None) -> None:
         self.embedder = embedder
-        self.workers = workers if getattr(embedder, "parallel", False) else 1
+        self.forced = forced and workers > 1
+        self.workers = workers if self.forced or getattr(embedder, "parallel", False) else 1
         self.expected = expected  # how many cases or texts the write will bring (0: unknown)
+        self.executor = executor
         self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> Encoder:
@@ -81,7 +90,7 @@ class Encoder:
         self.close()
 
     def _pool_for(self, n: int) -> ProcessPoolExecutor | None:
-        least = getattr(self.embedder, "parallel_min", PARALLEL_MIN)
+        least = 0 if self.forced else getattr(self.embedder, "parallel_min", PARALLEL_MIN)
         if self._pool is None and self.workers > 1 and max(n, self.expected) >= least:
             # spawn: a forked child would inherit this process's threads (FAISS, SQLite, the
             # app's) in whatever state they were in.
@@ -94,6 +103,10 @@ class Encoder:
         """(start, vectors) of each task of `texts`, in order, as each one is done."""
         starts = list(range(0, len(texts), TASK_TEXTS))
         parts = [list(texts[s : s + TASK_TEXTS]) for s in starts]
+        if self.executor is not None and parts:
+            results = self.executor.map(encode_batch, [self.embedder.name] * len(parts), parts)
+            yield from zip(starts, results, strict=True)
+            return
         pool = self._pool_for(len(texts))
         if pool is None:
             for start, part in zip(starts, parts, strict=True):

@@ -7,6 +7,8 @@ import json
 import logging
 import os
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Executor
+from contextlib import AbstractContextManager, nullcontext
 
 from ingest.ledger import read_ledger, write_rejects
 from ingest.limits import Limits
@@ -23,6 +25,7 @@ from kb.storage.embed_cache import EmbeddingCache
 from kb.storage.layout import CASES_KEY
 from kb.write.cases import write_cases
 from kb.write.encoding import worker_count
+from kb.write.fanout import Fanout, dask_executor
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +37,8 @@ def now() -> str:
 def ingest_ledger(indexes: Indexes, embedder: Embedder, path: str | os.PathLike[str],
                   overrides: dict[str, str] | None = None, skip_invalid: bool = False,
                   progress: Progress | None = None, encoding: str | None = None,
-                  masking: MaskPolicy | None = None, limits: Limits | None = None
-                  ) -> IngestReport:
+                  masking: MaskPolicy | None = None, limits: Limits | None = None,
+                  fanout: Fanout | None = None) -> IngestReport:
     """Read, validate and store a ledger: all rows or nothing, unless `skip_invalid`."""
     read = read_ledger(path, overrides, encoding=encoding,
                        limits=limits or Settings.from_env().limits())
@@ -44,7 +47,7 @@ def ingest_ledger(indexes: Indexes, embedder: Embedder, path: str | os.PathLike[
     rejected = len({e.location for e in read.errors})
     policy = (masking or MaskPolicy()).for_mapping(read.mapping)
     report = ingest_cases(indexes, embedder, read.cases, progress, policy, "ingest_ledger",
-                          read.path, rejected, limits)
+                          read.path, rejected, limits, fanout)
     report.source, report.ledger = read.path, read
     report.rejected = rejected
     if read.errors:
@@ -54,13 +57,14 @@ def ingest_ledger(indexes: Indexes, embedder: Embedder, path: str | os.PathLike[
 
 def ingest_cases(indexes: Indexes, embedder: Embedder, cases: Iterable[Case],
                  progress: Progress | None, masking: MaskPolicy, action: str = "ingest_cases",
-                 target: str = "", rejected: int = 0, limits: Limits | None = None
-                 ) -> IngestReport:
+                 target: str = "", rejected: int = 0, limits: Limits | None = None,
+                 fanout: Fanout | None = None) -> IngestReport:
     """Upsert cases in one transaction, in bounded batches (kb/write/cases.py); only text
     that changed is embedded again. A retired case that comes in again stays retired.
 
     Vectors are also committed to the embedding cache as they are made, outside the
     transaction, so an ingest killed half-way resumes; the cache goes once this commits.
+    `fanout` spreads the embedding over processes or a Dask cluster (kb/write/fanout.py).
     """
     store = indexes.store
     report = IngestReport()
@@ -68,12 +72,15 @@ def ingest_cases(indexes: Indexes, embedder: Embedder, cases: Iterable[Case],
     prepared = _prepared(cases, masking, report, limits or settings.limits())
     before = store.index_version(CASES_KEY)
     cache = EmbeddingCache(indexes.layout.embed_cache, embedder.name)
+    fan = fanout or Fanout()
     try:
-        with store.transaction():
+        with store.transaction(), _executor(fan) as executor:
             store.mark_index_changed(CASES_KEY)
             writes = write_cases(store, embedder, prepared, now(), progress,
                                  total=len(cases) if isinstance(cases, list) else 0,
-                                 cache=cache, workers=worker_count(settings.embed_workers))
+                                 cache=cache, workers=fan.workers or worker_count(
+                                     settings.embed_workers), forced=fan.workers is not None,
+                                 executor=executor)
             report.new, report.updated = writes.new, writes.updated
             report.unchanged, report.embedded = writes.unchanged, writes.embedded
             report.resumed = writes.resumed
@@ -90,6 +97,11 @@ def ingest_cases(indexes: Indexes, embedder: Embedder, cases: Iterable[Case],
     if writes.changed and calibration_due(indexes):
         recalibrate(indexes, embedder, progress)
     return report
+
+
+def _executor(fanout: Fanout) -> AbstractContextManager[Executor | None]:
+    """The Dask cluster's executor when `--dask` names one; else none (local processes)."""
+    return dask_executor(fanout.dask) if fanout.dask else nullcontext()
 
 
 def _prepared(cases: Iterable[Case], masking: MaskPolicy, report: IngestReport,

@@ -8,6 +8,7 @@ from kb.embeddings import DEFAULT_MODEL, Embedder, canonical_name, load_embedder
 from kb.errors import KnowledgeBaseError, ModelMismatchError
 from kb.index import analyser
 from kb.settings import Settings, resolve_index_dir
+from kb.storage.backend import open_record_store
 from kb.storage.cases import Store
 from kb.storage.layout import Layout, Manifest
 from kb.write.ingest import now
@@ -17,10 +18,11 @@ def open_store(directory: str | os.PathLike[str] | None, model: str | None,
                create: bool) -> tuple[Layout, Store, Embedder]:
     """The base's files and model; a new base records its model in the manifest."""
     layout = Layout(resolve_index_dir(directory))
-    if not layout.database.exists() and not create:
+    settings = Settings.from_env()
+    if settings.backend == "sqlite" and not layout.database.exists() and not create:
         raise KnowledgeBaseError(f"no knowledge base at {layout.root} (run `kb ingest` first)")
-    layout.root.mkdir(parents=True, exist_ok=True)
-    store = Store(layout.database)
+    layout.root.mkdir(parents=True, exist_ok=True)  # on a server base: caches, manuals' FAISS
+    store = open_record_store(layout, settings)
     try:
         manifest = store.manifest()
         # A base keeps the model it was built with (an old USE base still opens with USE).

@@ -1,0 +1,22 @@
+"""Which record store a base lives in: the SQLite file in its directory, or PostgreSQL."""
+
+from __future__ import annotations
+
+from kb.errors import KnowledgeBaseError
+from kb.settings import Settings
+from kb.storage.cases import Store
+from kb.storage.layout import Layout
+
+
+def open_record_store(layout: Layout, settings: Settings) -> Store:
+    """KB_BACKEND's record store: `kb.sqlite3` under the base's directory (the default), or
+    the PostgreSQL database at KB_POSTGRES_URL (psycopg is imported only then)."""
+    if settings.backend == "sqlite":
+        return Store(layout.database)
+    try:
+        from kb.storage.postgres import PgStore
+    except ImportError as exc:
+        raise KnowledgeBaseError(
+            f"KB_BACKEND={settings.backend} needs psycopg and pymilvus ({exc}); "
+            f"pip install -r requirements.txt") from exc
+    return PgStore(settings.postgres_url or "")
