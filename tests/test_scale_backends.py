@@ -262,7 +262,7 @@ def test_migrate_copies_without_re_embedding_and_check_repairs_milvus(
 JAQUAD = ROOT.parent / "shared" / "data" / "jaquad_dev"
 
 
-@pytest.mark.slow  # ingests the JaQuAD dev corpus twice and runs its queries in 3 modes on each
+@pytest.mark.slow  # ingests the JaQuAD dev corpus twice and runs 394 queries in 3 modes on each
 @pytest.mark.skipif(not (JAQUAD / "corpus.jsonl").exists(),
                     reason="../shared/data/jaquad_dev is absent (real data is not in the repo)")
 def test_jaquad_ndcg_is_the_same_on_both_backends(request: pytest.FixtureRequest,
@@ -273,7 +273,9 @@ def test_jaquad_ndcg_is_the_same_on_both_backends(request: pytest.FixtureRequest
     from kb import load_qrels, load_queries, mean_metrics
 
     qrels = load_qrels(JAQUAD / "qrels.tsv")
-    queries = [q for q in load_queries(JAQUAD / "queries.jsonl") if q.id in qrels]
+    # Every 10th judged query (394 of 3,939): the whole set takes ~9 minutes on this 2-core
+    # machine, over the suite's budget; the subset spans every document's questions.
+    queries = [q for q in load_queries(JAQUAD / "queries.jsonl") if q.id in qrels][::10]
     ndcg: dict[str, dict[str, float]] = {}
     for name in ("sqlite", SERVER):
         if name == SERVER:
@@ -325,6 +327,7 @@ def test_sigkilled_ingests_leave_a_consistent_base(servers: str, tmp_path: Path)
             time.sleep(rng.uniform(0.5, 4.0))
             child.kill()
         child.wait(timeout=300)
+        assert n >= 6 or child.returncode == -9, (n, child.returncode)  # the point was reached
         report = check_base(tmp_path / "kb", repair=True)
         assert report.consistent, report.to_dict()
         assert check_base(tmp_path / "kb", repair=False).consistent
