@@ -262,7 +262,7 @@ def test_migrate_copies_without_re_embedding_and_check_repairs_milvus(
 JAQUAD = ROOT.parent / "shared" / "data" / "jaquad_dev"
 
 
-@pytest.mark.slow  # ingests the JaQuAD dev corpus twice and runs 394 queries in 3 modes on each
+@pytest.mark.slow  # ingests the JaQuAD dev corpus twice and runs 197 queries in 3 modes on each
 @pytest.mark.skipif(not (JAQUAD / "corpus.jsonl").exists(),
                     reason="../shared/data/jaquad_dev is absent (real data is not in the repo)")
 def test_jaquad_ndcg_is_the_same_on_both_backends(request: pytest.FixtureRequest,
@@ -273,9 +273,9 @@ def test_jaquad_ndcg_is_the_same_on_both_backends(request: pytest.FixtureRequest
     from kb import load_qrels, load_queries, mean_metrics
 
     qrels = load_qrels(JAQUAD / "qrels.tsv")
-    # Every 10th judged query (394 of 3,939): the whole set takes ~9 minutes on this 2-core
-    # machine, over the suite's budget; the subset spans every document's questions.
-    queries = [q for q in load_queries(JAQUAD / "queries.jsonl") if q.id in qrels][::10]
+    # Every 20th judged query (197 of 3,939): the whole set takes ~9 minutes on this 2-core
+    # machine, far over the suite's budget; the subset spans the corpus's documents.
+    queries = [q for q in load_queries(JAQUAD / "queries.jsonl") if q.id in qrels][::20]
     ndcg: dict[str, dict[str, float]] = {}
     for name in ("sqlite", SERVER):
         if name == SERVER:
@@ -294,7 +294,7 @@ def test_jaquad_ndcg_is_the_same_on_both_backends(request: pytest.FixtureRequest
         assert abs(ndcg["sqlite"][mode] - ndcg[SERVER][mode]) <= 0.005, (mode, ndcg)
 
 
-KILLS = 12  # SIGKILLed writers per run: at named points and at random moments
+KILLS = 8  # SIGKILLed writers per run: each named point once, then random moments
 MARK = "ZQ再発検証"
 
 
@@ -320,14 +320,14 @@ def test_sigkilled_ingests_leave_a_consistent_base(servers: str, tmp_path: Path)
         code = ("from kb import KnowledgeBase\n"
                 f"with KnowledgeBase.open({str(tmp_path / 'kb')!r}) as kb:\n"
                 f"    kb.ingest_ledger({str(ledgers[target])!r})\n")
-        env = {**os.environ, "KB_FAULT": points[n % 3] if n < 6 else ""}
+        env = {**os.environ, "KB_FAULT": points[n] if n < len(points) else ""}
         child = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if n >= 6:  # a random moment: model load, embedding, the transaction, the apply
+        if n >= len(points):  # a random moment: start-up, embedding, the transaction, the apply
             time.sleep(rng.uniform(0.5, 4.0))
             child.kill()
         child.wait(timeout=300)
-        assert n >= 6 or child.returncode == -9, (n, child.returncode)  # the point was reached
+        assert n >= len(points) or child.returncode == -9, (n, child.returncode)  # point reached
         report = check_base(tmp_path / "kb", repair=True)
         assert report.consistent, report.to_dict()
         assert check_base(tmp_path / "kb", repair=False).consistent
