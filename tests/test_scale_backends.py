@@ -168,6 +168,25 @@ def servers(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     yield use_servers(request, monkeypatch)
 
 
+def test_backend_settings_are_checked() -> None:
+    """One setting chooses the backend; the server one needs both addresses."""
+    from kb import Settings, SettingsError
+
+    assert Settings.from_env({}).backend == "sqlite"
+    with pytest.raises(SettingsError, match=r"choose from sqlite, postgres\+milvus"):
+        Settings.from_env({"KB_BACKEND": "mongo"})
+    with pytest.raises(SettingsError, match="needs KB_MILVUS_URI"):
+        Settings.from_env({"KB_BACKEND": SERVER, "KB_POSTGRES_URL": "postgresql://x/kb"})
+
+
+def test_an_empty_server_database_is_no_base_yet(servers: str) -> None:
+    """As with a missing kb.sqlite3: reading commands say to ingest first."""
+    from kb import KnowledgeBaseError
+
+    with pytest.raises(KnowledgeBaseError, match="run `kb ingest` first"):
+        KnowledgeBase.open(create=False)
+
+
 def _manifest(url: str) -> dict[str, str]:
     import psycopg
 

@@ -25,6 +25,9 @@ def open_store(directory: str | os.PathLike[str] | None, model: str | None,
     store = open_record_store(layout, settings)
     try:
         manifest = store.manifest()
+        if not (manifest.model or create):  # a server database nobody has ingested into
+            raise KnowledgeBaseError("no knowledge base in the PostgreSQL database at "
+                                     "KB_POSTGRES_URL yet (run `kb ingest` first)")
         # A base keeps the model it was built with (an old USE base still opens with USE).
         wanted = canonical_name(model or Settings.from_env().embedding_model or manifest.model
                                 or DEFAULT_MODEL)
