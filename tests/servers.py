@@ -1,10 +1,11 @@
 """Real servers for the scale-out tests, started on 127.0.0.1 in temp dirs, once per session.
 
-PostgreSQL: Debian's `postgresql` package (initdb/pg_ctl, run as the `postgres` user when
-the tests run as root, since PostgreSQL refuses to run as root). Milvus: the server binary
-that the `milvus-lite==2.5.1` wheel ships, listening on a TCP port. Each fixture skips,
-with the reason, only when its package or binary is really missing; a server that is
-installed but fails to start is an error, not a skip.
+PostgreSQL: Debian's `postgresql` package (initdb, then `postgres` itself, as the `postgres`
+user when the tests run as root, since PostgreSQL refuses to run as root). Milvus: the
+server binary that the `milvus-lite==2.5.1` wheel ships, listening on a TCP port. Both run
+as children that die with the test process, even one killed before its teardown. Each
+fixture skips, with the reason, only when its package or binary is really missing; a
+server that is installed but fails to start is an error, not a skip.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -63,7 +65,7 @@ def _chown_to_server_user(path: Path) -> None:
         os.chown(path, user.pw_uid, user.pw_gid)
 
 
-def _wait_for_postgres(url: str) -> None:
+def _wait_for_postgres(url: str, server: subprocess.Popen) -> None:
     import psycopg
 
     deadline = time.monotonic() + START_TIMEOUT
@@ -72,18 +74,40 @@ def _wait_for_postgres(url: str) -> None:
             psycopg.connect(url, connect_timeout=2).close()
             return
         except psycopg.OperationalError:
-            if time.monotonic() > deadline:
+            if server.poll() is not None or time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def _watched(args: list[str], death_signal: str, server_user: bool = False) -> list[str]:
+    """The server as this process's child that gets `death_signal` when the test process
+    dies, even by SIGKILL with no teardown run (util-linux setpriv's parent-death signal);
+    as the postgres user when `server_user` and running as root."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        return _as_server_user(args) if server_user else args
+    prefix = [setpriv, f"--pdeathsig={death_signal}"]
+    if server_user and os.geteuid() == 0:
+        prefix += ["--reuid=postgres", "--regid=postgres", "--init-groups"]
+    return [*prefix, "--", *args]
+
+
+def _stop(server: subprocess.Popen, sig: int) -> None:
+    server.send_signal(sig)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(timeout=30)
 
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """A PostgreSQL server of its own on 127.0.0.1 (trust auth); yields the admin URL."""
     pytest.importorskip("psycopg", reason="psycopg is not installed (pip install -r requirements-dev.txt)")
-    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    if initdb is None or pg_ctl is None:
-        pytest.skip("PostgreSQL server programs (initdb, pg_ctl) are not installed: "
+    initdb = _pg_bin("initdb")
+    if initdb is None or not Path(initdb).with_name("postgres").exists():
+        pytest.skip("PostgreSQL server programs (initdb, postgres) are not installed: "
                     "apt-get install postgresql")
     # Not under pytest's tmp dir: that is private to root, and the server runs as postgres.
     root = Path(tempfile.mkdtemp(prefix="kb-pg-"))
@@ -92,20 +116,19 @@ def postgres_server() -> Iterator[str]:
     subprocess.run(_as_server_user([initdb, "-D", str(data), "-U", "postgres", "--auth=trust",
                                     "-E", "UTF8", "--locale=C", "--no-sync"]),
                    check=True, capture_output=True, timeout=120)
-    options = (f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
-               f"-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
-    # Output to a file, not a pipe: the server it starts could hold a pipe open for good.
-    with (root / "pg_ctl.out").open("w") as out:
-        subprocess.run(_as_server_user([pg_ctl, "-D", str(data), "-o", options, "-l",
-                                        str(root / "server.log"), "-w", "-t", "60", "start"]),
-                       check=True, stdout=out, stderr=subprocess.STDOUT, timeout=120)
+    postgres = str(Path(initdb).with_name("postgres"))
+    args = [postgres, "-D", str(data), "-p", str(port), "-k", str(root), "-c",
+            "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
+            "-c", "full_page_writes=off", "-c", "max_connections=200"]
+    with (root / "server.log").open("w") as log:  # a file, not a pipe nobody reads
+        server = subprocess.Popen(_watched(args, "QUIT", server_user=True), stdout=log,
+                                  stderr=subprocess.STDOUT)
     url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
     try:
-        _wait_for_postgres(url)
+        _wait_for_postgres(url, server)
         yield url
     finally:
-        subprocess.run(_as_server_user([pg_ctl, "-D", str(data), "-m", "immediate", "stop"]),
-                       capture_output=True, timeout=60)
+        _stop(server, signal.SIGINT)  # PostgreSQL's fast shutdown
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -131,11 +154,15 @@ def milvus_server() -> Iterator[str]:
     from pymilvus import MilvusClient
 
     root = Path(tempfile.mkdtemp(prefix="kb-milvus-"))
+    binary = Path(lite.BIN_PATH) / "milvus"
+    if not binary.exists():
+        pytest.skip(f"the milvus-lite wheel has no server binary at {binary}")
     port = free_port()
-    server = lite.Server(str(root / "milvus.db"), address=f"127.0.0.1:{port}")
-    if not server.init():
-        pytest.skip(f"the milvus-lite wheel has no server binary at {server.milvus_bin}")
-    assert server.start(), f"the Milvus Lite server did not start (see {root})"
+    env = {**os.environ, "LD_LIBRARY_PATH": f"{lite.BIN_PATH}:{os.environ.get('LD_LIBRARY_PATH', '')}"}
+    with (root / "server.log").open("w") as log:
+        server = subprocess.Popen(_watched([str(binary), str(root / "milvus.db"),
+                                            f"127.0.0.1:{port}", "ERROR"], "KILL"),
+                                  cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     uri = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + START_TIMEOUT
@@ -146,12 +173,12 @@ def milvus_server() -> Iterator[str]:
                 client.close()
                 break
             except Exception:
-                if time.monotonic() > deadline:
+                if server.poll() is not None or time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
         yield uri
     finally:
-        server.stop()
+        _stop(server, signal.SIGTERM)
         shutil.rmtree(root, ignore_errors=True)
 
 
