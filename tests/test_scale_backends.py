@@ -187,6 +187,23 @@ def test_an_empty_server_database_is_no_base_yet(servers: str) -> None:
         KnowledgeBase.open(create=False)
 
 
+def test_what_the_server_backend_does_not_hold_yet_says_so(servers: str, ledger: Path,
+                                                         tmp_path: Path) -> None:
+    """Manuals and clusters are refused with a message, and no stray kb.sqlite3 appears."""
+    from kb import KnowledgeBaseError, cluster_cases
+
+    with KnowledgeBase.open(tmp_path / "kb") as kb:
+        kb.ingest_ledger(ledger)
+        manual = tmp_path / "manual.md"
+        manual.write_text("# 返品\n\n返品は到着後 7 日以内に受け付けます。\n", encoding="utf-8")
+        with pytest.raises(KnowledgeBaseError, match="not supported on KB_BACKEND=postgres"):
+            kb.ingest_document(manual)
+        with pytest.raises(KnowledgeBaseError, match="not yet on KB_BACKEND=postgres"):
+            cluster_cases(kb)
+        assert kb.documents() == [] and kb.stats().cases == 8
+    assert not (tmp_path / "kb" / "kb.sqlite3").exists()
+
+
 def _manifest(url: str) -> dict[str, str]:
     import psycopg
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kb.errors import KnowledgeBaseError
 from kb.storage.filters import Filters
 
 
@@ -42,6 +43,9 @@ class Selection:
 
 
 def _connect(path: Path) -> sqlite3.Connection:
+    if not path.exists():  # never create an empty file where a base is expected
+        raise KnowledgeBaseError(f"similar-incident clusters read the SQLite file {path}, which "
+                                 f"this base does not have (not yet on KB_BACKEND=postgres+milvus)")
     db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
     db.execute("PRAGMA busy_timeout = 30000")
     return db
