@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -22,10 +24,12 @@ from kb.search.feedback import FeedbackIndex
 from kb.search.fusion import DEFAULT_FUSION, clamp_prior, default_dense_prior
 from kb.search.passages import search_passages
 from kb.search.results import SearchResult
-from kb.settings import EMBED_BATCH
 from kb.storage import records
 from kb.storage.filters import Filters
 
+# Queries per encoder call in search_many: small enough that ranking starts early and the
+# two halves overlap, large enough for the encoder's batch speed.
+SEARCH_BATCH = 32
 NOTE_RETRIEVED_EVERY = 3600.0  # seconds between two notes that one manual was useful
 
 
@@ -91,25 +95,38 @@ class Searcher:
                     filters: Filters | None = None, fusion: str = DEFAULT_FUSION,
                     progress: Progress | None = None,
                     use_feedback: bool = True) -> list[SearchResult]:
-        """Many queries, embedded in batches, all against one committed state."""
-        vectors: np.ndarray | list[None] = [None] * len(queries)
-        if mode != "lexical" and queries:
-            vectors = np.vstack([self.embedder.encode_queries(queries[s : s + EMBED_BATCH])
-                                 for s in range(0, len(queries), EMBED_BATCH)])
+        """Many queries, embedded in batches, all against one committed state. The next
+        batch embeds in a background thread (the encoder releases the GIL) while this one
+        searches, so embedding and ranking run on two cores at once (BENCHMARKS.md)."""
         store, indexes = self.indexes.store, self.indexes
-        with store.snapshot():
+        with store.snapshot(), ThreadPoolExecutor(max_workers=1) as pool:
             indexes.sync()
             lexical, prior = indexes.lexical(), self.dense_prior()
             bands = bands_for(self.embedder.name)
             feedback = self.feedback() if use_feedback else None
-            results = []
-            for n, (query, vector) in enumerate(zip(queries, vectors, strict=True), start=1):
-                results.append(annotate(
-                    search_cases(store, indexes.case_vectors, lexical, query, vector, top_k,
-                                 mode, filters, fusion, prior, feedback), bands))
-                if progress and (n % 50 == 0 or n == len(queries)):
-                    progress(n, len(queries), "search")
+            results: list[SearchResult] = []
+            for batch, vectors in self._embedded_batches(queries, mode, pool):
+                for query, vector in zip(batch, vectors, strict=True):
+                    results.append(annotate(
+                        search_cases(store, indexes.case_vectors, lexical, query, vector, top_k,
+                                     mode, filters, fusion, prior, feedback), bands))
+                    n = len(results)
+                    if progress and (n % 50 == 0 or n == len(queries)):
+                        progress(n, len(queries), "search")
             return results
+
+    def _embedded_batches(self, queries: list[str], mode: str, pool: ThreadPoolExecutor
+                          ) -> Iterator[tuple[list[str], np.ndarray | list[None]]]:
+        """(batch, its vectors), the next batch's embedding started before this one is used."""
+        batches = [queries[s : s + SEARCH_BATCH] for s in range(0, len(queries), SEARCH_BATCH)]
+        if mode == "lexical":
+            yield from ((b, [None] * len(b)) for b in batches)
+            return
+        pending = [pool.submit(self.embedder.encode_queries, b) for b in batches[:1]]
+        for i, batch in enumerate(batches):
+            if i + 1 < len(batches):
+                pending.append(pool.submit(self.embedder.encode_queries, batches[i + 1]))
+            yield batch, pending[i].result()
 
     def candidate_pools(self, queries: list[str]
                         ) -> list[tuple[list[str], np.ndarray, np.ndarray]]:
