@@ -13,6 +13,8 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ingest.radicals import fold_radicals
+
 Line = tuple[str, int | None]  # (text, 1-based page or None); "" marks a paragraph break
 
 
@@ -54,8 +56,9 @@ _LEADER = re.compile(r"(?:\. ?){4,}|・{4,}")  # contents leaders "総則……1
 
 
 def normalize(text: str) -> str:
-    """NFKC: full-width digits and letters to ASCII, half-width kana to full, ⽇ (U+2F47) to 日."""
-    return unicodedata.normalize("NFKC", text)
+    """NFKC: full-width digits and letters to ASCII, half-width kana to full, ⽇ (U+2F47) to 日;
+    radical forms NFKC keeps (⺠, ⻑) become their kanji too (ingest/radicals.py)."""
+    return fold_radicals(unicodedata.normalize("NFKC", text))
 
 
 def is_cjk(ch: str) -> bool:

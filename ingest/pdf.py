@@ -11,8 +11,11 @@ from __future__ import annotations
 import io
 import logging
 import re
+import sys
 import unicodedata
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -83,6 +86,35 @@ def _expected_letter(ch: str) -> bool:
             or 0x3040 <= cp < 0x3100 or 0x31F0 <= cp < 0x3200  # kana
             or 0x4E00 <= cp < 0xA000 or 0xF900 <= cp < 0xFB00  # kanji (rare extension blocks excluded)
             or 0xAC00 <= cp < 0xD7B0 or 0xFF66 <= cp < 0xFFA0)  # Hangul, half-width kana
+
+
+class _NameFilter(logging.Filter):
+    """Prefix pypdf's own log lines ("EOF marker not found", ...) with the file they are about."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.file_name = name
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = f"{self.file_name}: {record.getMessage()}"
+        record.args = ()
+        return True
+
+
+@contextmanager
+def named_pypdf_log(name: str) -> Iterator[None]:
+    """While reading `name`, pypdf's warnings name it (several manuals go in one batch).
+    A logger's filter sees only its own records, so each of pypdf's module loggers gets one."""
+    name_filter = _NameFilter(name)
+    # pypdf logs through logging.getLogger(<its module>), made on first use: take them all now.
+    loggers = [logging.getLogger(n) for n in list(sys.modules) if n.split(".")[0] == "pypdf"]
+    for logger in loggers:
+        logger.addFilter(name_filter)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(name_filter)
 
 
 def read_pdf(data: bytes, ocr: bool | None = None) -> PdfRead:

@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from ingest.masking import mask_text
+from ingest.values import scrub
 from kb.embeddings import Embedder
 from kb.index import analyser
 from kb.index.indexes import Indexes
@@ -27,6 +28,15 @@ from kb.storage import records
 from kb.storage.filters import Filters
 
 NOTE_RETRIEVED_EVERY = 3600.0  # seconds between two notes that one manual was useful
+# A query is a complaint in someone's words; past this its tail adds nothing to the ranking
+# (the model reads 512 tokens) and costs the lexical half thousands of terms.
+MAX_QUERY_CHARS = 10_000
+
+
+def clean_query(text: str) -> str:
+    """What a search may take from anyone: no lone surrogate or control character (they
+    break the analyser, the model and SQLite), at most MAX_QUERY_CHARS characters."""
+    return scrub(text)[:MAX_QUERY_CHARS]
 
 
 def annotate(result: SearchResult, bands: Bands | None) -> SearchResult:
@@ -65,7 +75,7 @@ class Searcher:
                use_feedback: bool = True, passages: int = 5) -> SearchResult:
         """Cases (kb/search/cases.py) and manual passages (kb/search/passages.py)."""
         started = time.perf_counter()
-        qvec = None
+        query, qvec = clean_query(query), None
         if mode != "lexical" and query.strip():
             qvec = self.embedder.encode_queries([query])[0]
         store, indexes = self.indexes.store, self.indexes
@@ -92,6 +102,7 @@ class Searcher:
                     progress: Progress | None = None,
                     use_feedback: bool = True) -> list[SearchResult]:
         """Many queries, embedded in batches, all against one committed state."""
+        queries = [clean_query(q) for q in queries]
         vectors: np.ndarray | list[None] = [None] * len(queries)
         if mode != "lexical" and queries:
             vectors = np.vstack([self.embedder.encode_queries(queries[s : s + EMBED_BATCH])
@@ -114,6 +125,7 @@ class Searcher:
     def candidate_pools(self, queries: list[str]
                         ) -> list[tuple[list[str], np.ndarray, np.ndarray]]:
         """Hybrid candidates of each query with both raw scores, before fusion."""
+        queries = [clean_query(q) for q in queries]
         vectors = self.embedder.encode_queries(queries) if queries else []
         store, indexes = self.indexes.store, self.indexes
         with store.snapshot():
@@ -130,7 +142,7 @@ class Searcher:
                         mode: str) -> None:
         """Store a staff judgment of one result with its query, masked first: staff may have
         typed the customer's phone number."""
-        query = mask_text(query)[0]
+        query, case_id = mask_text(clean_query(query))[0], scrub(case_id)
         vector = self.embedder.encode_queries([query])[0]
         records.record_feedback(self.indexes.store.db, query, vector, case_id, helpful, rank, mode)
 
