@@ -80,8 +80,10 @@ def read_ledger(path: str | Path, overrides: dict[str, str] | None = None,
     )
     first_seen: dict[str, str] = {}
     for row in table.rows:
-        case, errors = _build_case(row, mapping, result.metadata_columns, str(path))
-        errors += _too_long(row, limits, str(path)) + _unstorable(row, str(path))
+        errors = _unstorable(row, str(path))  # first: nothing else can even hash such a cell
+        case, more = (None, []) if errors else _build_case(row, mapping, result.metadata_columns,
+                                                           str(path))
+        errors += more + _too_long(row, limits, str(path))
         case = None if errors else case
         if case is not None and case.id in first_seen:
             errors.append(RowError(str(path), row.location, mapping.get("id", "id"),
