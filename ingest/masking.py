@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import re
 import unicodedata
 from collections import Counter
@@ -219,7 +220,8 @@ _TEXT_FIELDS = ("title", "content", "customer_request", "cause", "response", "pr
 
 
 def mask_case(case: Case, policy: MaskPolicy) -> tuple[Case, Counter[str]]:
-    """The case with every text field and metadata value masked (ids and dates kept)."""
+    """The case with every text field and metadata value masked; an id or file name that is
+    personal data too (dates kept)."""
     counts: Counter[str] = Counter()
     if not policy.enabled:
         return case, counts
@@ -248,7 +250,29 @@ def mask_case(case: Case, policy: MaskPolicy) -> tuple[Case, Counter[str]]:
             counts.update(found)
     if metadata != case.metadata:
         changes["metadata"] = metadata
+    changes.update(_id_and_source(case, counts))
     return (dataclasses.replace(case, **changes) if changes else case), counts
+
+
+def masked_id(case_id: str) -> str:
+    """A stable stand-in for an id that is personal data: the same id always gets the same
+    stand-in, so re-importing the ledger updates the case instead of adding a second one."""
+    return "m" + hashlib.sha1(case_id.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+
+def _id_and_source(case: Case, counts: Counter[str]) -> dict[str, str]:
+    """An id that is an e-mail address or a written-out phone or card number (not a bare
+    zero-padded number: ledgers number cases 0000012345), and a file name holding one."""
+    changes: dict[str, str] = {}
+    _, found = mask_text(case.id, names=False)
+    if "email" in found or (found and not case.id.isdigit()):
+        changes["id"] = masked_id(case.id)
+        counts.update(found)
+    source, found = mask_text(case.source, names=False)
+    if found:
+        changes["source"] = source
+        counts.update(found)
+    return changes
 
 
 def describe_counts(counts: Counter[str] | dict[str, int], lang: str = "en") -> str:

@@ -78,3 +78,33 @@ def test_recall_on_every_planted_value() -> None:
     planted = PHONES + CARDS + POSTAL + EMAILS + NAMES
     missed = [v for v in planted if not mask_text(f"連絡先 {v} まで")[1]]
     assert not missed, missed
+
+
+def test_ids_and_file_names_that_are_personal_data_are_masked_and_stay_stable(tmp_path) -> None:
+    import sqlite3
+
+    from click.testing import CliRunner
+
+    from kb import KnowledgeBase
+    from kb.cli.main import main
+    from tests.conftest import ROWS, write_ledger
+
+    rows = [["090-1234-5678", *ROWS[0][1:]], ["taro@example.jp", *ROWS[1][1:]],
+            ["0000012345", *ROWS[2][1:]]]
+    ledger = write_ledger(tmp_path / "田中_090-8765-4321.csv", rows)
+    index = str(tmp_path / "kb")
+    for expected in ("3 new", "3 unchanged"):  # the stand-in ids are stable: a re-import matches
+        result = CliRunner().invoke(main, ["--index", index, "ingest", str(ledger)])
+        assert result.exit_code == 0 and expected in result.output, result.output
+    with KnowledgeBase.open(index) as kb:
+        ids = sorted(c.id for c in kb.all_cases())
+        sources = {c.source for c in kb.all_cases()}
+        targets = [e.target for e in kb.audit_events(5)]
+    assert ids[0] == "0000012345" and all(i.startswith("m") and len(i) == 13 for i in ids[1:])
+    assert sources == {"田中_＜電話番号＞.csv"}
+    db = sqlite3.connect(tmp_path / "kb" / "kb.sqlite3")
+    stored = repr(db.execute("SELECT * FROM cases").fetchall()) + repr(
+        db.execute("SELECT * FROM audit_log").fetchall())
+    db.close()
+    for secret in ("1234-5678", "8765-4321", "taro@example"):
+        assert secret not in stored and not any(secret in t for t in targets)

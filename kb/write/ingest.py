@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from ingest.errors import RowError
 from ingest.ledger import LedgerRead, read_ledger, write_rejects
 from ingest.limits import Limits
-from ingest.masking import MaskPolicy, mask_case
+from ingest.masking import MaskPolicy, mask_case, mask_text
 from ingest.records import Case
 from kb.embeddings import Embedder
 from kb.index.indexes import Indexes
@@ -51,8 +51,9 @@ def ingest_ledger(indexes: Indexes, embedder: Embedder, path: str | os.PathLike[
         read.raise_for_errors()
     rejected = len({e.location for e in read.errors})
     policy = (masking or MaskPolicy()).for_mapping(read.mapping)
+    target = mask_text(read.path, names=False)[0] if policy.enabled else read.path  # the audit log
     report = ingest_cases(indexes, embedder, read.cases, progress, policy, "ingest_ledger",
-                          read.path, rejected, limits)
+                          target, rejected, limits)
     report.source, report.ledger = read.path, read
     report.rejected = rejected
     if read.errors:
