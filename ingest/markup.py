@@ -66,9 +66,14 @@ def is_cjk(ch: str) -> bool:
     return ord(ch) > 0x2E7F
 
 
+# Glyph names a font wrote instead of text: "/53/50/4C/49/54/20" (hex codes of S P L I T ␠).
+HEX_GLYPHS = re.compile(r"(?:/[0-9A-Fa-f]{2}){3,}")
+
+
 def strip_junk(text: str) -> str:
-    """Drop characters no one can search for: (cid:N) codes, controls, private-use and unassigned."""
-    text = _CID.sub("", text)
+    """Drop what no one can search for: (cid:N) codes, hex glyph names, controls, private-use
+    and unassigned characters, wherever they stand on a page."""
+    text = HEX_GLYPHS.sub("", _CID.sub("", text))
     return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in _JUNK)
 
 

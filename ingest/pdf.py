@@ -23,7 +23,17 @@ from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError
 
 from ingest import ocr as tesseract
-from ingest.markup import Block, Line, Unreadable, heading_of, lines_to_blocks, normalize, tidy, typical_width
+from ingest.markup import (
+    HEX_GLYPHS,
+    Block,
+    Line,
+    Unreadable,
+    heading_of,
+    lines_to_blocks,
+    normalize,
+    tidy,
+    typical_width,
+)
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -59,6 +69,9 @@ def looks_like_glyph_codes(text: str) -> bool:
     runs of one repeated character (contents leaders "……", rules "────") count once.
     """
     cids = len(_CID.findall(text))
+    glyph_names = sum(len(m) for m in HEX_GLYPHS.findall(text))
+    if glyph_names and glyph_names > 0.5 * len("".join(text.split())):
+        return True  # mostly "/53/50/4C/…": a font's glyph names, not words
     chars = [ch for ch in _RUN.sub(r"\1", _CID.sub("", normalize(text))) if not ch.isspace()]
     total = len(chars) + cids
     if total == 0:
@@ -132,6 +145,7 @@ def read_pdf(data: bytes, ocr: bool | None = None) -> PdfRead:
                              "compare the page count with the original")
     texts: dict[int, list[str]] = {}
     garbled: list[int] = []
+    stripped: list[int] = []
     failed: dict[int, str] = {}
     for number, page in enumerate(reader.pages, start=1):
         try:
@@ -144,6 +158,8 @@ def read_pdf(data: bytes, ocr: bool | None = None) -> PdfRead:
         if looks_like_glyph_codes(raw):
             garbled.append(number)
         else:
+            if HEX_GLYPHS.search(raw):
+                stripped.append(number)  # some glyph names among real text: dropped, and said
             texts[number] = normalize(raw).split("\n")
     texts = _strip_page_furniture(texts)
     empty = [n for n in range(1, count + 1) if n not in texts and n not in garbled and n not in failed]
@@ -153,6 +169,9 @@ def read_pdf(data: bytes, ocr: bool | None = None) -> PdfRead:
     if failed:
         first_error = next(iter(failed.values()))
         read.warnings.append(f"{page_label(sorted(failed))}: could not be read ({first_error}); not indexed")
+    if stripped:
+        read.warnings.append(f"{page_label(stripped)}: glyph-name codes (/53/50/4C/…) left out of "
+                             "the text; the rest of the page is indexed")
     if blank:
         read.warnings.append(f"{page_label(blank)}: no text and no images (blank page, or text drawn as "
                              "outlines); not indexed")

@@ -41,3 +41,21 @@ def test_pypdf_log_lines_name_the_file(tmp_path: Path, caplog: pytest.LogCapture
     pypdf_lines = [r.getMessage() for r in caplog.records if r.name.startswith("pypdf")]
     assert pypdf_lines, caplog.text
     assert all(line.startswith("xref壊れ.pdf: ") for line in pypdf_lines), pypdf_lines
+
+
+JUNK = "/53/50/4C/49/54/20/50/52/4F/44/55/43/54/20/47/55/49/44/45"
+
+
+def test_hex_glyph_names_are_caught_by_their_shape_on_every_page(tmp_path: Path) -> None:
+    """A page of glyph names is named (needs OCR); glyph names among real text are left out."""
+    pages = [[JUNK, JUNK, JUNK],
+             ["返品の受付は購入から七日以内です。", "レシートと商品をお持ちください。", JUNK,
+              "開封済みの食品は返品できません。", "送料はお客様のご負担となります。"],
+             ["交換の手順は窓口で説明します。"]]
+    with KnowledgeBase.open(tmp_path / "kb") as kb:
+        report = kb.ingest_document(data=make_pdf(pages), name="junk.pdf", ocr=False)
+        texts = [p.text for p in kb.search("返品 交換", mode="lexical", passages=10).passages]
+    warnings = " / ".join(report.warnings)
+    assert "glyph codes" in warnings and "glyph-name codes (/53/50/4C/…) left out" in warnings, warnings
+    assert texts and not any("/53/50" in t or "4C/49" in t for t in texts), texts
+    assert any("七日以内" in t for t in texts)
