@@ -108,3 +108,42 @@ def test_ids_and_file_names_that_are_personal_data_are_masked_and_stay_stable(tm
     db.close()
     for secret in ("1234-5678", "8765-4321", "taro@example"):
         assert secret not in stored and not any(secret in t for t in targets)
+
+
+def test_no_planted_value_is_findable_afterwards_in_storage_exports_or_search(tmp_path) -> None:
+    """Every value above, in a real ingest: not in SQLite (rows, chunks, FTS5, audit log),
+    not in the export, not in what `kb search` prints, whatever the query."""
+    import sqlite3
+
+    from click.testing import CliRunner
+
+    from kb.cli.main import main
+    from tests.conftest import ROWS, write_ledger
+
+    planted = PHONES + CARDS + POSTAL + EMAILS + NAMES
+    rows = [[f"P-{i}", ROWS[0][1], "問い合わせ", f"荷物が届かない。連絡先は {value} です。",
+             *ROWS[0][4:]] for i, value in enumerate(planted)]
+    index = str(tmp_path / "kb")
+    runner = CliRunner()
+    result = runner.invoke(main, ["--index", index, "ingest",
+                                  str(write_ledger(tmp_path / "planted.csv", rows))])
+    assert result.exit_code == 0, result.output
+    export = tmp_path / "out.csv"
+    assert runner.invoke(main, ["--index", index, "export", str(export)]).exit_code == 0
+    db = sqlite3.connect(tmp_path / "kb" / "kb.sqlite3")
+    stored = [repr(db.execute(f"SELECT * FROM {t}").fetchall())
+              for t in ("cases", "chunks", "chunks_fts", "audit_log")]
+    db.close()
+    shown = [export.read_text(encoding="utf-8-sig"), *stored]
+    for value in planted:
+        for mode in ("lexical", "hybrid"):
+            out = runner.invoke(main, ["--index", index, "search", value, "--mode", mode])
+            shown.append(out.output.replace(value, ""))  # the query itself may be echoed
+    everything = "\n".join(shown)
+    lines = [_digits(line) for line in everything.splitlines()]
+    for value in PHONES + CARDS + POSTAL:  # every digit of it, in one line (masks have none)
+        assert not any(_digits(value) in line for line in lines), value
+    for value in EMAILS:
+        assert "example" not in everything and "例え" not in everything, value
+    for name in ("山田太郎", "佐藤花子", "鈴木一郎", "John Smith"):
+        assert name not in everything, name
