@@ -18,6 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from ingest.fields import normalize_header
+from ingest.person_names import name_spans
 from ingest.records import Case
 
 TOKENS: dict[str, str] = {
@@ -187,10 +188,27 @@ def _value(match: re.Match[str]) -> str:
 
 def mask_text(text: str, names: bool = True) -> tuple[str, Counter[str]]:
     """`text` with personal data replaced by tokens, and how many of each kind; `names` also
-    masks names found by their honorific or label in free text."""
+    masks names in free text: by honorific or label, or full names as Sudachi tags them."""
     counts: Counter[str] = Counter()
-    if not text or not _MAYBE.search(text):  # most cells: no digit, no @, no honorific
-        return text, counts
+    if text and _MAYBE.search(text):  # most cells: no digit, no @, no honorific
+        text = _apply_rules(text, names, counts)
+    if text and names and (spans := name_spans(text)):  # bare full names: 鈴木一郎, John Smith
+        counts["name"] += len(spans)
+        text = _replaced(text, spans, TOKENS["name"])
+    return text, counts
+
+
+def _replaced(text: str, spans: list[tuple[int, int]], token: str) -> str:
+    pieces: list[str] = []
+    last = 0
+    for start, end in spans:
+        pieces += [text[last:start], token]
+        last = end
+    return "".join(pieces) + text[last:]
+
+
+def _apply_rules(text: str, names: bool, counts: Counter[str]) -> str:
+    """Each pattern in turn on the normalised view; its matches replaced in `text`."""
     views: dict[bool, tuple[str, list[int]]] = {}  # made again only after a replacement
     for kind, pattern, check in _RULES:
         if kind == "name" and not names:
@@ -205,14 +223,9 @@ def mask_text(text: str, names: bool = True) -> tuple[str, Counter[str]]:
         if not spans:
             continue
         counts[kind] += len(spans)
-        pieces: list[str] = []
-        last = 0
-        for start, end in spans:
-            pieces += [text[last:start], TOKENS[kind]]
-            last = end
-        text = "".join(pieces) + text[last:]
+        text = _replaced(text, spans, TOKENS[kind])
         views.clear()
-    return text, counts
+    return text
 
 
 _TEXT_FIELDS = ("title", "content", "customer_request", "cause", "response", "prevention",
