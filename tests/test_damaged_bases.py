@@ -178,6 +178,21 @@ def test_a_full_disk_is_named_nothing_changes_and_no_temp_file_is_left(small_dis
     assert _hits(root) == before  # searches still served while the disk is full
     code, out = run("--index", str(root), "check", "--no-repair")
     assert code == 0, out
+    with filler.open("ab", buffering=0) as handle:  # now not a byte left
+        try:
+            while True:
+                handle.write(b"\0" * 4096)
+        except OSError:
+            pass
+    assert _hits(root) == before  # SQLite cannot make its WAL index: read-only, still served
+    for command in (["stats"], ["check", "--no-repair"]):
+        code, out = run("--index", str(root), *command)
+        assert code == 0, (command, out)
+    for command in (["ingest", str(tmp_path / "l.csv")], ["check"]):
+        code, out = run("--index", str(root), *command)
+        assert code == 1 and f"disk full in {root} (0.0 MB free)" in out, (command, out)
+        assert "damaged" not in out and "kb restore" not in out  # not the advice for a full disk
+    assert not list(root.glob(".*.tmp*")), list(root.iterdir())
     filler.unlink()
     with KnowledgeBase.open(root) as kb:
         assert kb.stats().state_version == version

@@ -71,9 +71,10 @@ def check_base(root: Path, repair: bool = True, spot_checks: int = SPOT_CHECKS,
         report.findings.append(Finding("database", False, f"ナレッジベースがありません / no "
                                        f"knowledge base at {root} (no {database.name})"))
         return report
-    read_only = not os.access(root, os.W_OK)
+    full = health.is_full(root)  # nothing can be written, as on a read-only mount
+    read_only = full or not os.access(root, os.W_OK)
     if read_only and repair:
-        raise health.read_only(root)
+        raise health.disk_full(root) if full else health.read_only(root)
     lock = WriterLock(root)
     with contextlib.nullcontext() if read_only else lock():  # nobody writes a read-only base
         try:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kb.storage import faults
+from kb.storage import faults, health
 from kb.storage.layout import Manifest
 from kb.storage.schema import migrate
 
@@ -76,8 +76,15 @@ class Database:
 
     def __init__(self, path: Path, read_only: bool = False) -> None:
         self.path = path
+        try:
+            self.db = connect(path, read_only)
+        except sqlite3.OperationalError:
+            if read_only or not health.is_full(path.parent):
+                raise
+            # A full disk: SQLite cannot make its WAL index. Searches go on from the
+            # committed state, read-only; any write then says the disk is full.
+            self.db, read_only = connect(path, read_only=True), True
         self.read_only = read_only
-        self.db = connect(path, read_only)
 
     def close(self) -> None:
         self.db.close()

@@ -43,6 +43,13 @@ def free_mb(root: Path) -> float:
         return 0.0
 
 
+FULL_BELOW_MB = 1.0  # less free space than this: SQLite cannot even make its WAL index
+
+
+def is_full(root: Path) -> bool:
+    return root.exists() and free_mb(root) < FULL_BELOW_MB
+
+
 def damaged(root: Path, detail: str) -> DamagedBaseError:
     return DamagedBaseError(
         f"ナレッジベースの SQLite ファイルが壊れています / the SQLite file of the knowledge base "
@@ -76,7 +83,7 @@ def explain(exc: BaseException, root: Path) -> KnowledgeBaseError | None:
     if not isinstance(exc, sqlite3.DatabaseError):
         return None
     text = str(exc).lower()
-    if any(word in text for word in _FULL):
+    if any(word in text for word in _FULL) or is_full(root):  # a full disk fails as "I/O" too
         return disk_full(root)
     if any(word in text for word in _DAMAGED):
         return damaged(root, str(exc))
