@@ -110,12 +110,38 @@ def translated(root: Path) -> Iterator[None]:
         raise better from exc
 
 
-def quick_check(db: sqlite3.Connection, root: Path) -> None:
+# database file -> the size and mtime of it and its WAL when it last passed quick_check or
+# this process last wrote it: a check reads the whole file (seconds on a multi-GB base), so
+# it runs again only after someone else changed the file.
+_CHECKED: dict[Path, tuple[tuple[int, int], ...]] = {}
+
+
+def _stamp(database: Path) -> tuple[tuple[int, int], ...]:
+    stamps = []
+    for path in (database, database.with_name(database.name + "-wal")):
+        try:
+            info = path.stat()
+            stamps.append((info.st_size, info.st_mtime_ns))
+        except OSError:
+            stamps.append((-1, -1))
+    return tuple(stamps)
+
+
+def quick_check(db: sqlite3.Connection, root: Path, database: Path) -> None:
     """Refuse to write into a damaged file (PRAGMA quick_check: pages and records, no index
-    cross-check; milliseconds on a laptop-sized base)."""
+    cross-check), unless the file is as this process last checked or wrote it."""
+    stamp = _stamp(database)
+    if _CHECKED.get(database) == stamp:
+        return
     try:
         rows = [r[0] for r in db.execute("PRAGMA quick_check(3)").fetchall()]
     except sqlite3.DatabaseError as exc:
         raise damaged(root, str(exc)) from exc
     if rows != ["ok"]:
         raise damaged(root, "; ".join(rows))
+    _CHECKED[database] = stamp
+
+
+def written(database: Path) -> None:
+    """This process has just written `database`: that change needs no check before the next."""
+    _CHECKED[database] = _stamp(database)

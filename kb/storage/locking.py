@@ -143,7 +143,9 @@ def writing(method: Callable[..., T]) -> Callable[..., T]:
     @functools.wraps(method)
     def wrapper(self: Any, *args: object, **kwargs: object) -> T:
         with self._lock, health.translated(self.layout.root), self.writer():
-            health.quick_check(self.store.db, self.layout.root)
-            return method(self, *args, **kwargs)
+            health.quick_check(self.store.db, self.layout.root, self.store.path)
+            result = method(self, *args, **kwargs)
+            health.written(self.store.path)
+            return result
 
     return wrapper
