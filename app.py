@@ -9,22 +9,27 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kb import ensure_sample
+from kb import KBError, ensure_sample
 from ui import admin, case, clusters, ledgers, manuals, nav, record, search
 from ui.i18n import COMMON, LANGUAGES, tr
 from ui.progress import progress_bar
 from ui.state import knowledge_base
+from ui.text import escape_markdown
 
 st.set_page_config(page_title="クレーム事例ナレッジベース", page_icon="📒", layout="wide")
 st.sidebar.radio(tr(COMMON, "language"), list(LANGUAGES), format_func=LANGUAGES.get,
                  horizontal=True, key="lang")
 
-kb = knowledge_base()
-if kb.stats().cases == 0:
-    progress, bar = progress_bar(lambda stage, done, total: f"{tr(COMMON, 'building_sample')} "
-                                                            f"{stage} {done}/{total}")
-    ensure_sample(kb, progress=progress)
-    bar.empty()
+try:  # a damaged, read-only or full base says so (kb/storage/health.py), not a traceback
+    kb = knowledge_base()
+    if kb.stats().cases == 0:
+        progress, bar = progress_bar(lambda stage, done, total: f"{tr(COMMON, 'building_sample')} "
+                                                                f"{stage} {done}/{total}")
+        ensure_sample(kb, progress=progress)
+        bar.empty()
+except KBError as exc:
+    st.error(escape_markdown(str(exc)))
+    st.stop()
 
 pages = {
     "search": st.Page(lambda: search.render(kb), title=tr(search.TEXT, "nav"),
@@ -43,4 +48,7 @@ pages = {
                     icon=":material/description:", url_path="case", visibility="hidden"),
 }
 nav.register(pages)
-st.navigation(list(pages.values())).run()
+try:
+    st.navigation(list(pages.values())).run()
+except KBError as exc:  # e.g. the disk filled up during a save: the message, not a traceback
+    st.error(escape_markdown(str(exc)))

@@ -11,7 +11,7 @@ import secrets
 from dataclasses import replace
 
 from ingest.records import Case
-from ingest.values import clean_text
+from ingest.values import clean_text, scrub, visible
 
 REQUIRED: tuple[str, ...] = ("date", "content")
 # A case marked as handled must say how it was handled.
@@ -51,12 +51,13 @@ def case_from_form(values: dict[str, object], case_id: str,
     the text fields. `base` is the stored case when editing: fields the form does not show
     (severity, metadata, source) are kept. Codes: 'required', 'required_when_done'.
     """
-    texts = {name: clean_text(values.get(name)) for name in _TEXT}
+    # Typed text: what cannot be stored (NUL, half a surrogate pair, control codes) is dropped.
+    texts = {name: scrub(clean_text(values.get(name))) for name in _TEXT}
     day = values.get("date")
     problems: dict[str, str] = {}
     if not isinstance(day, dt.date):
         problems["date"] = "required"
-    if not texts["content"]:
+    if not visible(texts["content"]):  # zero-width characters alone say nothing
         problems["content"] = "required"
     if texts["status"] in DONE_STATUSES and not texts["response"]:
         problems["response"] = "required_when_done"

@@ -101,9 +101,10 @@ def read_document(path: Path, data: bytes | None = None, name: str | None = None
 
 def _read_blocks(document: Document, data: bytes, ocr: bool | None) -> tuple[str, list[Block]]:
     if document.file_type == "pdf":
-        from ingest.pdf import read_pdf
+        from ingest.pdf import named_pypdf_log, read_pdf
 
-        read = read_pdf(data, ocr)
+        with named_pypdf_log(document.name):
+            read = read_pdf(data, ocr)
         document.pages = read.pages
         document.warnings.extend(read.warnings)
         document.ocr_pages = read.ocr_pages

@@ -12,13 +12,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.limits import DEFAULT_MAX_FIELD_CHARS, DEFAULT_MAX_ROWS, DEFAULT_MAX_UPLOAD_MB, Limits
+from ingest.limits import (
+    DEFAULT_MAX_COLUMNS,
+    DEFAULT_MAX_FIELD_CHARS,
+    DEFAULT_MAX_ROWS,
+    DEFAULT_MAX_UPLOAD_MB,
+    Limits,
+)
 from kb.errors import SettingsError
 
 DEFAULT_INDEX_DIR = "indexes/default"
 DEFAULT_LOCK_TIMEOUT = 600.0  # seconds a writer waits for another writer
 EMBED_BATCH = 256  # texts per encoder call: ingest, reindex and batch search
 DEFAULT_APPROX_THRESHOLD = 20_000  # vectors at which FAISS switches to IVF (BENCHMARKS.md)
+DEFAULT_DRAFT_DAYS = 7.0  # a record-form draft nobody touched for this long is deleted
 
 
 def _positive(env: Mapping[str, str], name: str, default: float) -> float:
@@ -46,10 +53,12 @@ class Settings:
     max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB
     max_rows: int = DEFAULT_MAX_ROWS
     max_field_chars: int = DEFAULT_MAX_FIELD_CHARS
+    max_columns: int = DEFAULT_MAX_COLUMNS
     manager_password_hash: str | None = None
     manager_password: str | None = None
     fault: str | None = None  # crash point for the kill tests (kb/storage/faults.py)
     embed_workers: int | None = None  # encoder processes for a large ingest; None: one per core
+    draft_days: float = DEFAULT_DRAFT_DAYS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -66,10 +75,12 @@ class Settings:
             max_upload_mb=_positive(env, "KB_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB),
             max_rows=int(_positive(env, "KB_MAX_ROWS", DEFAULT_MAX_ROWS)),
             max_field_chars=int(_positive(env, "KB_MAX_FIELD_CHARS", DEFAULT_MAX_FIELD_CHARS)),
+            max_columns=int(_positive(env, "KB_MAX_COLUMNS", DEFAULT_MAX_COLUMNS)),
             manager_password_hash=text["KB_MANAGER_PASSWORD_HASH"],
             manager_password=env.get("KB_MANAGER_PASSWORD") or None,
             fault=text["KB_FAULT"],
             embed_workers=int(_positive(env, "KB_EMBED_WORKERS", 0)) or None,
+            draft_days=_positive(env, "KB_DRAFT_DAYS", DEFAULT_DRAFT_DAYS),
         )
 
     def limits(self, max_upload_mb: float | None = None, max_rows: int | None = None,
@@ -77,7 +88,8 @@ class Settings:
         """Input limits: explicit values (CLI flags) first, then these settings."""
         mb = max_upload_mb or self.max_upload_mb
         return Limits(max_upload_bytes=int(mb * 1024 * 1024), max_rows=max_rows or self.max_rows,
-                      max_field_chars=max_field_chars or self.max_field_chars)
+                      max_field_chars=max_field_chars or self.max_field_chars,
+                      max_columns=self.max_columns)
 
 
 def prefer_passive_openmp() -> None:

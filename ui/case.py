@@ -92,7 +92,8 @@ def _retire(kb: KnowledgeBase, case: Case, retired: str | None) -> None:
             st.rerun()
         return
     st.caption(tr(TEXT, "retire_help"))
-    confirm = st.checkbox(tr(TEXT, "retire_confirm", id=case.id), key="case_retire_confirm")
+    confirm = st.checkbox(escape_markdown(tr(TEXT, "retire_confirm", id=case.id)),
+                          key="case_retire_confirm")
     if st.button(tr(TEXT, "retire"), key="case_retire", disabled=not confirm):
         with acting_as(manager):
             kb.retire_cases([case.id])
@@ -111,7 +112,7 @@ def render(kb: KnowledgeBase) -> None:
     if case is None:
         st.error(escape_markdown(tr(TEXT, "missing", id=case_id)))
         return
-    st.title(case.title or case.id)
+    st.title(escape_markdown(case.title or case.id))  # ledger text: never markup
     if message := st.session_state.pop("case_message", None):
         st.success(escape_markdown(message))
     retired = kb.retired_at(case.id)

@@ -183,9 +183,10 @@ def _run_import(kb: KnowledgeBase, path: Path, name: str, overrides: dict[str, s
         TEXT, "working", stage=stage, done=done, total=total))
 
     try:
-        with acting_as(manager):
-            report = kb.ingest_ledger(path, overrides, skip_invalid=skip, progress=progress,
-                                      encoding=encoding)
+        # A handle of its own: other sessions' searches on `kb` go on during the import.
+        with acting_as(manager), kb.separate_writer() as writer:
+            report = writer.ingest_ledger(path, overrides, skip_invalid=skip, progress=progress,
+                                          encoding=encoding)
     except IngestError as exc:
         st.error(escape_markdown(exc.message))
         return

@@ -1,19 +1,20 @@
 """Record a handled complaint (staff): validated, stored, embedded and searchable at once.
 
-The form autosaves a draft under a token kept in the page's URL (?draft=…), so a
-reload, or a detour to another page, brings the typed text back.
+The form autosaves a draft, masked, under an unguessable token kept in the page's URL
+(?draft=…) and bound to this browser (ui/browser_id.py), so a reload, or a detour to
+another page, brings the typed text back, while the same URL opened in another browser
+shows an empty form. Drafts nobody touched for KB_DRAFT_DAYS (7) are deleted.
 """
 
 from __future__ import annotations
 
-import secrets
-
 import streamlit as st
 
 from ingest.case_form import case_from_form, new_case_id
-from kb import KnowledgeBase
+from kb import KnowledgeBase, is_draft_token, new_draft_token
 from ui import case_fields, nav
 from ui.auth import acting_as, current_manager
+from ui.browser_id import browser_owner
 from ui.i18n import tr
 from ui.text import escape_markdown
 
@@ -40,24 +41,30 @@ PREFIX = "rec_"
 def _token() -> str:
     """This tab's draft token: from the URL, else the session, else a new one (put in the URL)."""
     token = st.query_params.get("draft") or st.session_state.get("rec_token")
-    if not token or not token.replace("-", "").replace("_", "").isalnum() or len(token) > 40:
-        token = secrets.token_urlsafe(9)
+    if not token or not is_draft_token(token):
+        token = new_draft_token()
     st.session_state["rec_token"] = token
     if st.query_params.get("draft") != token:
         st.query_params["draft"] = token
     return token
 
 
+def _autosave(kb: KnowledgeBase, token: str) -> None:
+    kb.save_draft(token, case_fields.to_draft(case_fields.current(PREFIX)), owner=browser_owner())
+
+
 def _fill(kb: KnowledgeBase, token: str) -> None:
     """Before drawing: take a complaint handed over from search, or restore the draft."""
     prefill = st.session_state.pop("record_prefill", None)
+    fresh = PREFIX + "content" not in st.session_state
+    draft = kb.load_draft(token, owner=browser_owner()) if fresh else None
     if prefill:
-        if PREFIX + "content" not in st.session_state and (draft := kb.load_draft(token)):
+        if draft:
             case_fields.preset(PREFIX, case_fields.from_draft(draft))
         case_fields.preset(PREFIX, {"content": prefill})
-        kb.save_draft(token, case_fields.to_draft(case_fields.current(PREFIX)))
+        _autosave(kb, token)
         st.info(tr(TEXT, "prefilled"))
-    elif PREFIX + "content" not in st.session_state and (draft := kb.load_draft(token)):
+    elif draft:
         case_fields.preset(PREFIX, case_fields.from_draft(draft))
         st.info(tr(TEXT, "restored"))
 
@@ -70,10 +77,10 @@ def _save(kb: KnowledgeBase, token: str) -> None:
     assert case is not None
     with acting_as(current_manager() or "staff (app)"):
         kb.ingest_cases([case])
-    kb.delete_draft(token)
+    kb.delete_draft(token, owner=browser_owner())
     st.session_state["rec_clear"] = True
     st.session_state["rec_saved"] = case.id
-    st.session_state["rec_token"] = secrets.token_urlsafe(9)
+    st.session_state["rec_token"] = new_draft_token()
     st.query_params["draft"] = st.session_state["rec_token"]
     st.rerun()
 
@@ -89,15 +96,12 @@ def render(kb: KnowledgeBase) -> None:
         case_fields.reset(PREFIX)
     _fill(kb, token)
 
-    def autosave() -> None:
-        kb.save_draft(token, case_fields.to_draft(case_fields.current(PREFIX)))
-
-    case_fields.draw(kb, PREFIX, on_change=autosave)
+    case_fields.draw(kb, PREFIX, on_change=lambda: _autosave(kb, token))
     st.caption(tr(TEXT, "draft_note"))
     left, right = st.columns([2, 1])
     if left.button(tr(TEXT, "save"), type="primary", key="rec_save"):
         _save(kb, token)
     if right.button(tr(TEXT, "discard"), key="rec_discard"):
-        kb.delete_draft(token)
+        kb.delete_draft(token, owner=browser_owner())
         st.session_state["rec_clear"] = True
         st.rerun()

@@ -139,7 +139,7 @@ def _feedback_buttons(kb: KnowledgeBase, query: str, rank: int, hit: CaseHit, mo
         if column.button(tr(TEXT, label), key=f"fb_{int(helpful)}_{hit.case.id}", icon=icon):
             kb.record_feedback(query, hit.case.id, helpful, rank=rank, mode=mode)
             given[key] = helpful
-            st.toast(tr(TEXT, "thanks", id=hit.case.id))
+            st.toast(escape_markdown(tr(TEXT, "thanks", id=hit.case.id)))
             st.rerun()
 
 
@@ -224,7 +224,7 @@ def _passage_card(kb: KnowledgeBase, n: int, passage: PassageHit, terms: set[str
         with st.expander(tr(TEXT, "open_page")):
             page_text = (kb.page_text(passage.document_id, passage.page_start)
                          if passage.page_start else passage.text)
-            st.caption(tr(TEXT, "page_text", title=passage.title, pages=passage.pages))
+            st.caption(escape_markdown(tr(TEXT, "page_text", title=passage.title, pages=passage.pages)))
             st.text(page_text)
             content = kb.document_content(passage.document_id)
             if content is not None:

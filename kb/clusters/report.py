@@ -19,7 +19,6 @@ one of them (charging) must not be blamed for another (dropouts).
 
 from __future__ import annotations
 
-import csv
 import io
 import threading
 import time
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ingest.cells import GuardedWriter
 from kb.clusters.describe import (
     Measure,
     cases_after,
@@ -193,7 +193,7 @@ class ClusterReport:
     def cases_csv(self) -> str:
         """One row per case with its cluster, issue and the cluster's flags (for Excel)."""
         out = io.StringIO()
-        writer = csv.writer(out)
+        writer = GuardedWriter(out)  # ledger text: never a live formula in Excel
         writer.writerow(["case_id", "date", "cluster", "cluster_label", "issue", "issue_status",
                          "outlier", "cluster_flags", "product", "category", "escalated", "title"])
         for cluster in self.clusters:
@@ -209,7 +209,7 @@ class ClusterReport:
     def clusters_csv(self) -> str:
         """One row per cluster: the summary table of the monthly review."""
         out = io.StringIO()
-        writer = csv.writer(out)
+        writer = GuardedWriter(out)  # ledger text: never a live formula in Excel
         writer.writerow(["cluster", "label", "size", "first_date", "last_date", "escalated_share",
                          "recent", "previous", "trend", "measures", "first_measure_date",
                          "cases_after_first_measure", "unaddressed_cases", "flags",

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ingest.masking import mask_text
+from ingest.values import scrub
 from kb.embeddings import Embedder
 from kb.index import analyser
 from kb.index.indexes import Indexes
@@ -31,6 +32,15 @@ from kb.storage.filters import Filters
 # two halves overlap, large enough for the encoder's batch speed.
 SEARCH_BATCH = 32
 NOTE_RETRIEVED_EVERY = 3600.0  # seconds between two notes that one manual was useful
+# A query is a complaint in someone's words; past this its tail adds nothing to the ranking
+# (the model reads 512 tokens) and costs the lexical half thousands of terms.
+MAX_QUERY_CHARS = 10_000
+
+
+def clean_query(text: str) -> str:
+    """What a search may take from anyone: no lone surrogate or control character (they
+    break the analyser, the model and SQLite), at most MAX_QUERY_CHARS characters."""
+    return scrub(text)[:MAX_QUERY_CHARS]
 
 
 def annotate(result: SearchResult, bands: Bands | None) -> SearchResult:
@@ -69,7 +79,7 @@ class Searcher:
                use_feedback: bool = True, passages: int = 5) -> SearchResult:
         """Cases (kb/search/cases.py) and manual passages (kb/search/passages.py)."""
         started = time.perf_counter()
-        qvec = None
+        query, qvec = clean_query(query), None
         if mode != "lexical" and query.strip():
             qvec = self.embedder.encode_queries([query])[0]
         store, indexes = self.indexes.store, self.indexes
@@ -98,6 +108,7 @@ class Searcher:
         """Many queries, embedded in batches, all against one committed state. The next
         batch embeds in a background thread (the encoder releases the GIL) while this one
         searches, so embedding and ranking run on two cores at once (BENCHMARKS.md)."""
+        queries = [clean_query(q) for q in queries]
         store, indexes = self.indexes.store, self.indexes
         with store.snapshot(), ThreadPoolExecutor(max_workers=1) as pool:
             indexes.sync()
@@ -131,6 +142,7 @@ class Searcher:
     def candidate_pools(self, queries: list[str]
                         ) -> list[tuple[list[str], np.ndarray, np.ndarray]]:
         """Hybrid candidates of each query with both raw scores, before fusion."""
+        queries = [clean_query(q) for q in queries]
         vectors = self.embedder.encode_queries(queries) if queries else []
         store, indexes = self.indexes.store, self.indexes
         with store.snapshot():
@@ -147,7 +159,7 @@ class Searcher:
                         mode: str) -> None:
         """Store a staff judgment of one result with its query, masked first: staff may have
         typed the customer's phone number."""
-        query = mask_text(query)[0]
+        query, case_id = mask_text(clean_query(query))[0], scrub(case_id)
         vector = self.embedder.encode_queries([query])[0]
         records.record_feedback(self.indexes.store.db, query, vector, case_id, helpful, rank, mode)
 

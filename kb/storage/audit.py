@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from kb.settings import Settings
+from kb.storage.database import Database
 
 _ACTOR: contextvars.ContextVar[str | None] = contextvars.ContextVar("kb_actor", default=None)
 _TARGET_LIMIT = 500  # a delete of 10,000 ids keeps its count, not every id
@@ -82,6 +83,16 @@ def record(db: sqlite3.Connection, action: str, target: str = "",
                "VALUES (?, ?, ?, ?, ?, ?)",
                (_now(), current_actor(), action, target,
                 json.dumps(counts or {}, ensure_ascii=False, sort_keys=True), detail))
+
+
+def record_now(store: Database, action: str, target: str = "", detail: str = "",
+               actor: str | None = None) -> bool:
+    """An event that is its own write (a failed sign-in, by the name typed); skipped (False)
+    rather than waiting while an ingest holds the database."""
+    who = (actor or "").strip()[:100] or current_actor()
+    return store.try_write("INSERT INTO audit_log (at, actor, action, target, counts, detail) "
+                           "VALUES (?, ?, ?, ?, '{}', ?)",
+                           (_now(), who, action, target[:_TARGET_LIMIT], detail))
 
 
 def events(db: sqlite3.Connection, limit: int = 100, action: str | None = None) -> list[AuditEvent]:
