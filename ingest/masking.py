@@ -65,9 +65,18 @@ _PHONE = re.compile(r"(?<![0-9+\-])(?:\+81" + _SEP + r"?(?:\(0\)|\(|0)?|\(?0)"
                     r"|(?<![0-9])0(?: \d){9,10}(?![0-9])", re.ASCII)  # 0 9 0 1 2 3 4 5 6 7 8
 _EMAIL = re.compile(r"(?:\"[^\"\n@]{1,64}\"|[A-Za-z0-9._%+-]{1,64}|[\u30a0-\u30ff\u4e00-\u9fff]{1,12})"
                     r"[ ]{0,2}(?:@|\(at\)|\[at\])[ ]{0,2}[\w-]+(?:[ ]{0,2}\.[ ]{0,2}[\w-]+)*"
-                    r"\.[ ]{0,2}[^\W\d_]{2,}", re.IGNORECASE)
-_CARD = re.compile(r"(?<![0-9\-])[3-6](?:(?:[ ]{0,2}[-./][ ]{0,2}|[ ]{0,2})\d){12,18}(?![0-9])",
-                   re.ASCII)
+                    # the top-level domain: Latin letters, or an IDN one in kanji/katakana; not
+                    # any letter, or 「a@b.jpまでご連絡」 would swallow the words after it
+                    r"\.[ ]{0,2}(?:[a-z]{2,63}|[\u30a0-\u30ff\u4e00-\u9fff]{2,8})(?![a-z])",
+                    re.IGNORECASE)
+# A card: unbroken or split by single spaces/hyphens anywhere, or in 4-4-4-4 (4-6-5) groups
+# with one other separator throughout (. / double spaces, spaced hyphens). Groups, not any
+# separator between any digits: 「3730-01-05 3730/01/05 00:00」 is dates, not a card.
+_CARD_SEP = r"(?:[ ]{0,2}[-./][ ]{0,2}|[ ]{1,2})"
+_CARD = re.compile(r"(?<![0-9\-])(?:[3-6](?:[ -]?\d){12,18}"
+                   r"|[3-6]\d{3}(?P<cs>" + _CARD_SEP + r")\d{4}(?P=cs)\d{4}(?P=cs)\d{1,4}"
+                   r"(?:(?P=cs)\d{1,3})?"
+                   r"|3\d{3}(?P<ca>" + _CARD_SEP + r")\d{6}(?P=ca)\d{4,5})(?![0-9])", re.ASCII)
 _POSTAL = re.compile(r"〒 ?\d{3}[- ]?\d{4}(?!\d)|郵便番号[:：は]?[ ]{0,2}(?P<v>\d{7}|\d{3}[- ]\d{4})(?!\d)"
                      r"|" + _NOT_BEFORE + r"\d{3}-\d{4}" + _NOT_AFTER)
 # Names in free text, by the honorific or label around them: 山田太郎様, 担当：佐藤花子, Mr. Smith.
