@@ -15,6 +15,7 @@ from ingest.case_form import REQUIRED, STATUSES, parse_when
 from ingest.records import Case
 from kb import KnowledgeBase
 from ui.i18n import field_label, tr
+from ui.text import escape_markdown
 
 TEXT: dict[str, tuple[str, str]] = {
     "date": ("発生日", "Date"),
@@ -91,7 +92,7 @@ def form_values(prefix: str) -> dict[str, object]:
 
 def draw(kb: KnowledgeBase, prefix: str, on_change: Callable[[], None] | None = None) -> None:
     """The widgets, Japanese labels first, required ones marked with *."""
-    st.caption(tr(TEXT, "required_note"))
+    st.caption(escape_markdown(tr(TEXT, "required_note")))  # a leading * would be a bullet
     facets = kb.facets()
     st.session_state.setdefault(prefix + "date", dt.date.today())
     left, right = st.columns(2)

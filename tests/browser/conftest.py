@@ -49,19 +49,24 @@ def app_base(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 
 
 @pytest.fixture(scope="module")
-def app_url(request: pytest.FixtureRequest, app_base: Path,
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def app_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the module's app writes its console output (tests may read it)."""
+    return tmp_path_factory.mktemp("log") / "streamlit.log"
+
+
+@pytest.fixture(scope="module")
+def app_url(request: pytest.FixtureRequest, app_base: Path, app_log: Path) -> Iterator[str]:
     """Start the real app on the module's base and wait until it answers."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} not found: install Debian chromium (see .ci/run)")
     port = _free_port()
     env = {**os.environ, "KB_INDEX_DIR": str(app_base), "HF_HUB_OFFLINE": "1",
            "KB_EMBEDDING_MODEL": model_for(request.node)}
-    log = (tmp_path_factory.mktemp("log") / "streamlit.log").open("w")
+    log = app_log.open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
          "--server.port", str(port), "--server.headless", "true",
-         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+         "--browser.gatherUsageStats", "false"],  # the watcher: .streamlit/config.toml
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
 
