@@ -29,7 +29,7 @@ _EXPORTS: dict[str, str] = {
                     "kb.storage.audit"),
     **dict.fromkeys(("DocumentInfo",), "kb.storage.documents"),
     **dict.fromkeys(("EXPORT_FORMATS", "export", "table"), "kb.outputs.export"),
-    **dict.fromkeys(("handover_html", "handover_markdown"), "kb.outputs.handover"),
+    **dict.fromkeys(("NoteFields", "handover_html", "handover_markdown"), "kb.outputs.handover"),
     **dict.fromkeys(("CONTINUES", "GROWING_NO_MEASURE", "Cluster", "ClusterParams",
                      "ClusterReport", "cluster_cases"), "kb.clusters.report"),
     **dict.fromkeys(("CheckReport", "check_base"), "kb.ops.check"),
@@ -81,7 +81,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from kb.ops.check import CheckReport, check_base
     from kb.outputs.export import FORMATS as EXPORT_FORMATS
     from kb.outputs.export import export, table
-    from kb.outputs.handover import handover_html, handover_markdown
+    from kb.outputs.handover import NoteFields, handover_html, handover_markdown
     from kb.passwords import PasswordFormatError, check_format, hash_password, verify_password
     from kb.reports import DocumentReport, IngestReport, Progress, Remaining, Stats, remaining_text
     from kb.search.evaluate import Query, load_qrels, load_queries, mean_metrics

@@ -80,10 +80,10 @@ class KnowledgeBase:
 
     @writing
     def ingest_cases(self, cases: Iterable[Case], progress: Progress | None = None,
-                     masking: MaskPolicy | None = None) -> IngestReport:
-        """Upsert cases in one transaction (masked first unless `masking` says otherwise)."""
+                     masking: MaskPolicy | None = None, detail: str = "") -> IngestReport:
+        """Upsert cases in one transaction (masked unless `masking` says otherwise); `detail`: audited."""
         return ingest.ingest_cases(self.indexes, self.embedder, cases, progress,
-                                   masking or MaskPolicy())
+                                   masking or MaskPolicy(), detail=detail)
 
     @serialised
     def compare(self, cases: list[Case]) -> dict[str, int]:
@@ -200,8 +200,7 @@ class KnowledgeBase:
                     progress: Progress | None = None,
                     use_feedback: bool = True) -> list[SearchResult]:
         """Many queries, embedded in batches (the batch CLI and `kb eval`)."""
-        return self.searcher.search_many(queries, top_k, mode, filters, fusion, progress,
-                                         use_feedback)
+        return self.searcher.search_many(queries, top_k, mode, filters, fusion, progress, use_feedback)
 
     @serialised
     def candidate_pools(self, queries: list[str]) -> list[tuple[list[str], np.ndarray, np.ndarray]]:
@@ -225,9 +224,11 @@ class KnowledgeBase:
         return feedback.judgments(records.all_feedback(self.store.db))
 
     @serialised
-    def audit_events(self, limit: int = 100, action: str | None = None) -> list[audit.AuditEvent]:
-        """Recorded writes, newest first (`kb audit`, the admin page)."""
-        return audit.events(self.store.db, limit, action)
+    def audit_events(self, limit: int = 100, action: str | None = None,
+                     case_id: str | None = None) -> list[audit.AuditEvent]:
+        """Recorded writes, newest first (`kb audit`, admin page); `case_id`: its history."""
+        db = self.store.db
+        return audit.events_for(db, case_id, limit) if case_id else audit.events(db, limit, action)
 
     @serialised
     def stats(self) -> Stats:

@@ -90,3 +90,12 @@ def events(db: sqlite3.Connection, limit: int = 100, action: str | None = None) 
     rows = db.execute(f"SELECT id, at, actor, action, target, counts, detail FROM audit_log "
                       f"{where} ORDER BY id DESC LIMIT ?", [*params, limit]).fetchall()
     return [AuditEvent(r[0], r[1], r[2], r[3], r[4], json.loads(r[5] or "{}"), r[6]) for r in rows]
+
+
+def events_for(db: sqlite3.Connection, name: str, limit: int = 50) -> list[AuditEvent]:
+    """Events whose target names `name` (a case id among the ids a write lists), newest first."""
+    rows = db.execute("SELECT id, at, actor, action, target, counts, detail FROM audit_log "
+                      "WHERE instr(target, ?) > 0 ORDER BY id DESC", [name]).fetchall()
+    out = [AuditEvent(r[0], r[1], r[2], r[3], r[4], json.loads(r[5] or "{}"), r[6]) for r in rows
+           if name in (part.strip() for part in r[4].replace("…", ",").split(","))]
+    return out[:limit]
