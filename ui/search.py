@@ -89,6 +89,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "download_md": ("Markdownでダウンロード", "Download as Markdown"),
     "download_html": ("印刷用（HTML）をダウンロード", "Download printable (HTML)"),
     "manuals": ("関連するマニュアル", "Manual passages that apply"),
+    "scope": ("検索対象", "Search in"),
+    "scope_all": ("事例とマニュアル", "Cases and manuals"),
+    "scope_manuals": ("マニュアルのみ", "Manuals only"),
+    "manual_count": ("マニュアルの該当箇所 {n} 件（{ms:.0f} ms）", "{n} manual passages ({ms:.0f} ms)"),
+    "no_manuals": ("該当するマニュアルの箇所はありません（マニュアル管理で登録できます）。",
+                   "No manual passage applies (manuals are added on the Manuals page)."),
     "open_page": ("このページを開く", "Open this page"),
     "page_text": ("{title} {pages} の本文", "Text of {title} {pages}"),
     "download_file": ("元のファイル", "Original file"),
@@ -99,8 +105,11 @@ TEXT: dict[str, tuple[str, str]] = {
 }
 
 
-def _sidebar_filters(kb: KnowledgeBase) -> tuple[Filters, str, int]:
+def _sidebar_filters(kb: KnowledgeBase) -> tuple[Filters, str, int, str]:
     st.sidebar.header(tr(TEXT, "filters"))
+    scopes = {s: tr(TEXT, f"scope_{s}") for s in SCOPES}
+    scope = st.sidebar.radio(tr(TEXT, "scope"), list(scopes), format_func=scopes.__getitem__,
+                             key="scope")
     facets = kb.facets()
     date_from, date_to = period_filter(kb, tr(TEXT, "period"), "period")
     picks = {}
@@ -118,7 +127,7 @@ def _sidebar_filters(kb: KnowledgeBase) -> tuple[Filters, str, int]:
         top_k = st.slider(tr(TEXT, "top_k"), 3, 30, 10, key="top_k")
     filters = Filters(date_from, date_to, picks["category"], picks["product"], picks["channel"],
                       True if escalated else None)
-    return filters, mode, top_k
+    return filters, mode, top_k, scope
 
 
 def highlight(text: str, terms: set[str]) -> str:
@@ -179,6 +188,7 @@ def _case_card(kb: KnowledgeBase, query: str, rank: int, hit: CaseHit, terms: se
 
 
 NEAREST_SHOWN = 3  # cases shown, for reference, under "no close past case"
+SCOPES = ("all", "manuals")
 _LEVEL_COLOURS = {"high": "green", "medium": "orange", "low": "gray"}
 
 
@@ -264,6 +274,17 @@ def _actions(query: str, result: SearchResult) -> None:
                                key=f"export_{file_format}", on_click="ignore")
 
 
+def _manual_results(kb: KnowledgeBase, query: str, result: SearchResult) -> None:
+    """Manuals only (issue 15, item 20): the passages at full width, nothing about cases."""
+    if not result.passages:
+        st.info(tr(TEXT, "no_manuals"))
+        return
+    st.caption(tr(TEXT, "manual_count", n=len(result.passages), ms=result.took_ms))
+    terms = {t for t in tokens(query) if not t.isdigit()}
+    for n, passage in enumerate(result.passages):
+        _passage_card(kb, n, passage, terms)
+
+
 def render_results(kb: KnowledgeBase, query: str, result: SearchResult) -> None:
     _actions(query, result)
     if not result.hits and not result.passages:
@@ -312,28 +333,36 @@ def render(kb: KnowledgeBase) -> None:
     st.title(tr(TEXT, "title"))
     st.caption(tr(TEXT, "intro"))
     _restore_kept()
-    filters, mode, top_k = _sidebar_filters(kb)
+    filters, mode, top_k, scope = _sidebar_filters(kb)
     query = st.text_area(tr(TEXT, "query"), placeholder=tr(TEXT, "placeholder"), key="query",
                          height=110)
     clicked = st.button(tr(TEXT, "search"), type="primary", key="search")
     _keep()
     if (clicked or query) and query.strip():
         st.session_state[history.LAST_QUERY] = query
-        render_results(kb, query, _search(kb, query, top_k, mode, filters, clicked))
+        result = _search(kb, query, top_k, mode, filters, clicked, scope)
+        if scope == "manuals":
+            _manual_results(kb, query, result)
+        else:
+            render_results(kb, query, result)
     else:
         st.session_state.pop(history.LAST_QUERY, None)
         st.info(tr(TEXT, "empty"))
 
 
 def _search(kb: KnowledgeBase, query: str, top_k: int, mode: str, filters: Filters,
-            clicked: bool) -> SearchResult:
+            clicked: bool, scope: str = "all") -> SearchResult:
     """The search on screen stays as it is while staff rate its cards (feedback reruns the
     page): rated cards must not jump away under the cursor. Feedback takes effect from the
     next search: another query, filter or mode, or 検索 pressed again."""
-    asked = (query, top_k, mode, filters)
+    asked = (query, top_k, mode, filters, scope)
     held = st.session_state.get("search_shown")
     if not clicked and held is not None and held[0] == asked:
         return held[1]
-    result = kb.search(query, top_k=top_k, mode=mode, filters=filters)
+    if scope == "manuals":  # as many passages as cases would be shown, and no cases
+        result = kb.search(query, top_k=1, mode=mode, filters=filters, passages=top_k)
+        result.hits = []
+    else:
+        result = kb.search(query, top_k=top_k, mode=mode, filters=filters)
     st.session_state["search_shown"] = (asked, result)
     return result
