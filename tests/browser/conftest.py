@@ -125,6 +125,14 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
+def docs_screenshot(page, name: str) -> Path:
+    """A screenshot for test-artifacts/; with KB_UPDATE_DOCS=1 also the README's docs/NAME.png."""
+    shot = screenshot(page, name)
+    if os.environ.get("KB_UPDATE_DOCS") == "1":
+        shutil.copy(shot, ROOT / "docs" / f"{name}.png")
+    return shot
+
+
 def search_for(page, text: str, empty: str = "上の欄にクレームの内容を入力してください。",
                card_heading: str = "クレーム内容") -> None:
     """Type a complaint once the page is idle, and wait until result cards replaced the hint."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.browser.conftest import screenshot, wait_idle
+from tests.browser.conftest import docs_screenshot, screenshot, wait_idle
 
 
 def _open(page, app_url: str) -> None:
@@ -49,13 +49,17 @@ def test_reviewer_sees_flags_hovers_the_map_and_lists_a_selection(page, app_url:
 def test_cluster_detail_and_english_switch(page, app_url: str) -> None:
     _open(page, app_url)
     page.get_by_text("問題ごとの再発防止策の効果").first.wait_for()
+    page.locator("[data-testid='stVegaLiteChart'] g.mark-symbol path").first.wait_for()
+    wait_idle(page)
+    docs_screenshot(page, "clusters-ja")
     page.get_by_text("English", exact=True).click()
     for text in ("Similar-incident clusters", "Case map (colour = cluster)",
                  "Prevention effectiveness per issue"):
         page.get_by_text(text).first.wait_for()
     assert "類似クレームのクラスタ" not in page.locator("[data-testid='stMain']").first.inner_text()
     page.locator("[data-testid='stVegaLiteChart'] g.mark-symbol path").first.wait_for()
-    screenshot(page, "clusters-en")
+    wait_idle(page)
+    docs_screenshot(page, "clusters-en")
 
 
 FULLY_SHOWN = "e => e.scrollWidth <= e.clientWidth + 1"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import wait_idle
+from tests.browser.conftest import docs_screenshot, wait_idle
 
 # Each page's path and a heading only that page shows, in Japanese.
 PAGES = {"search": "クレーム事例検索", "record": "対応した事例を記録する",
@@ -68,3 +68,22 @@ def test_app_log_has_no_file_watcher_noise(page, app_url: str, app_log: Path) ->
     log = app_log.read_text(encoding="utf-8", errors="replace")
     assert "inotify" not in log.lower() and "watchdog" not in log.lower(), log[-2000:]
     assert "Traceback" not in log, log[-2000:]
+
+
+def test_admin_page_names_actions_in_the_staffs_language(page, app_url: str) -> None:
+    """Issue 15, item 6 in the browser: the audit filter offers every action by name, in
+    Japanese, retire/restore included; English after the switch."""
+    page.goto(f"{app_url}/admin")
+    page.get_by_text(PAGES["admin"]).first.wait_for()
+    page.locator("[data-testid='stDataFrame']").first.wait_for()
+    wait_idle(page)
+    docs_screenshot(page, "admin-ja")
+    page.locator("[data-testid='stSelectbox']").filter(has_text="操作").first.click()
+    options = page.get_by_role("option").all_inner_texts()
+    assert {"台帳の取り込み", "事例の廃止", "事例の復元", "マニュアルの登録"} <= set(options)
+    assert not [o for o in options if "_" in o]  # no raw identifiers such as ingest_ledger
+    page.keyboard.press("Escape")
+    page.get_by_text("English", exact=True).click()
+    page.get_by_text("Admin and audit log").first.wait_for()
+    wait_idle(page)
+    docs_screenshot(page, "admin-en")
