@@ -83,3 +83,21 @@ def test_trends_count_back_from_the_reference_date(tmp_path, ledger) -> None:
     assert newest.months[-1] == "2026-12" and sum(c.recent for c in newest.clusters) == 1
     assert as_of.months[-1] == "2025-02" and as_of.params.reference == "2025-02-28"
     assert sum(c.recent for c in as_of.clusters) == 3  # 2024-09, 2025-01, 2025-02
+
+
+def test_after_a_write_the_default_clusters_are_computed_in_the_background(kb) -> None:
+    """Issue 15, item 15 (in part): the clusters page then opens on a ready result."""
+    from kb import cluster_cases
+    from kb.clusters.report import clear_cache
+    from ui.state import default_cluster_params, warm_clusters
+
+    clear_cache()
+    warm_clusters(kb).join(timeout=120)
+    stages: list[str] = []
+    report = cluster_cases(kb, params=default_cluster_params(kb),
+                           progress=lambda done, total, stage: stages.append(stage))
+    assert report.n_cases == 8 and stages == []  # ready: nothing left to compute
+    clear_cache()
+    cluster_cases(kb, params=default_cluster_params(kb),
+                  progress=lambda done, total, stage: stages.append(stage))
+    assert stages[0] == "cluster_read" and stages[-1] == "cluster_map"  # computed, by stage

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from kb import KnowledgeBase
+from kb import KnowledgeBase, cluster_cases
 from ui.progress import STAGES
 
 
@@ -23,8 +23,9 @@ def test_every_stage_the_base_reports_has_a_name(sample_base: Path, tmp_path: Pa
         cases = kb.all_cases()[:3]
         kb.ingest_cases([dataclasses.replace(c, prevention=c.prevention + "（再周知）") for c in cases],
                         progress=lambda done, total, stage: seen.add(stage))
+        cluster_cases(kb, progress=lambda done, total, stage: seen.add(stage))
     seen.discard("")
-    assert {"embed", "store", "calibrate"} <= seen
+    assert {"embed", "store", "calibrate", "cluster_group", "cluster_map"} <= seen
     assert seen <= set(STAGES), f"stages without a name: {seen - set(STAGES)}"
     for ja, en in STAGES.values():
         assert not any("a" <= ch.lower() <= "z" for ch in ja) and en.isascii()

@@ -16,6 +16,7 @@ from ui import case_fields, history
 from ui.auth import acting_as, require_manager
 from ui.case_fields import case_facts
 from ui.i18n import field_label, tr
+from ui.state import warm_clusters
 from ui.text import escape_markdown
 
 TEXT: dict[str, tuple[str, str]] = {
@@ -79,6 +80,7 @@ def _edit(kb: KnowledgeBase, case: Case) -> None:
                 return
             with acting_as(history.staff_actor()):
                 kb.ingest_cases([edited], detail=history.changes_detail(case, edited))
+            warm_clusters(kb)
             st.session_state["case_message"] = tr(TEXT, "saved")
             st.rerun()
 

@@ -6,6 +6,7 @@ be downloaded. Ledger text is shown as text (tables, or Markdown-escaped).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from urllib.parse import quote
@@ -27,6 +28,8 @@ from kb import (
 from ui.clusters_text import TEXT
 from ui.filters import period_filter
 from ui.i18n import select_all, tr
+from ui.progress import progress_bar
+from ui.state import default_cluster_params
 from ui.text import escape_markdown
 
 # Saturated colours that stay apart on white (category20's pale halves were hard to see).
@@ -35,15 +38,15 @@ PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e
            "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363")
 
 
-# ---- computing (cached per knowledge-base version) ----
-@st.cache_data(max_entries=8, show_spinner=False)
-def _cached_report(index: str, version: int, date_from: str | None, date_to: str | None,
-                   products: tuple[str, ...], categories: tuple[str, ...], n_clusters: int,
-                   reference: str | None, _kb: KnowledgeBase) -> ClusterReport:
-    """One report per base version and selection; `_kb` is not part of the key."""
-    filters = Filters(date_from, date_to, categories=categories, products=products)
-    return cluster_cases(_kb, filters, ClusterParams(n_clusters=n_clusters or None,
-                                                     reference=reference))
+# ---- computing (kb.clusters caches per base version, selection and parameters) ----
+def _report(kb: KnowledgeBase, filters: Filters, params: ClusterParams) -> ClusterReport:
+    """The report, with a bar naming each stage while it is computed (a cached or
+    background-computed result shows at once)."""
+    progress, bar = progress_bar(lambda stage, done, total: f"{tr(TEXT, 'computing')} {stage}")
+    try:
+        return cluster_cases(kb, filters, params, progress=progress)
+    finally:
+        bar.empty()
 
 
 def _reference(kb: KnowledgeBase, date_to: str | None) -> str | None:
@@ -256,12 +259,13 @@ def _detail(report: ClusterReport) -> None:
                 + ", ".join(escape_markdown(k) for k in cluster.keywords))
     monthly = pd.DataFrame({tr(TEXT, "month"): list(report.months),
                             tr(TEXT, "count"): list(cluster.monthly)})
-    # Whole-number ticks: with a few cases a month the axis otherwise showed a lone 0.
+    # Whole-number ticks, and a plot tall enough for them: the rotated month labels took most
+    # of the old 180 px, and the y axis kept a lone 0.
     y_axis = alt.Axis(tickMinStep=1, format="d")
     st.altair_chart(alt.Chart(monthly, title=tr(TEXT, "per_month")).mark_bar().encode(
         x=alt.X(f"{tr(TEXT, 'month')}:O"),
         y=alt.Y(f"{tr(TEXT, 'count')}:Q", axis=y_axis,
-                scale=alt.Scale(domainMin=0, nice=True))).properties(height=180),
+                scale=alt.Scale(domainMin=0, nice=True))).properties(height=320),
         width="stretch")
     st.markdown(f"**{tr(TEXT, 'representatives')}**")
     for case_id in cluster.representatives:
@@ -332,9 +336,9 @@ def render(kb: KnowledgeBase) -> None:
     st.title(tr(TEXT, "title"))
     date_from, date_to, products, categories, n_clusters = _sidebar(kb)
     reference = _reference(kb, date_to)
-    with st.spinner(tr(TEXT, "computing")):
-        report = _cached_report(kb.stats().directory, kb.stats().state_version, date_from, date_to,
-                                products, categories, n_clusters, reference, kb)
+    report = _report(kb, Filters(date_from, date_to, categories=categories, products=products),
+                     dataclasses.replace(default_cluster_params(kb), n_clusters=n_clusters or None,
+                                         reference=reference))
     if not report.clusters:
         st.info(tr(TEXT, "empty"))
         return

@@ -26,6 +26,7 @@ from ui import messages, nav
 from ui.auth import acting_as, require_manager
 from ui.i18n import field_label, lang, select_all, tr
 from ui.progress import progress_bar
+from ui.state import warm_clusters
 from ui.text import escape_markdown
 
 TEXT: dict[str, tuple[str, str]] = {
@@ -196,6 +197,7 @@ def _run_import(kb: KnowledgeBase, path: Path, name: str, overrides: dict[str, s
         st.error(escape_markdown(exc.message))
         return False
     bar.empty()
+    warm_clusters(kb)  # the clusters page then opens on a ready result
     rejects = Path(report.rejects_file).read_bytes() if report.rejects_file else None
     st.session_state["lg_report"] = (name, report.new, report.updated, report.unchanged,
                                      report.rejected, rejects, dict(report.masked))

@@ -19,6 +19,10 @@ STAGES: dict[str, tuple[str, str]] = {
     "store": ("保存", "saving"),
     "calibrate": ("検索の調整", "tuning search"),
     "pages": ("ページの読み取り", "reading pages"),
+    "cluster_read": ("事例の読み込み", "reading the cases"),
+    "cluster_group": ("グループ分け", "grouping"),
+    "cluster_describe": ("傾向と再発防止策の集計", "trends and measures"),
+    "cluster_map": ("事例マップの配置", "laying out the map"),
 }
 
 

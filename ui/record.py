@@ -16,6 +16,7 @@ from ui import case_fields, nav
 from ui.auth import acting_as
 from ui.history import staff_actor
 from ui.i18n import tr
+from ui.state import warm_clusters
 from ui.text import escape_markdown
 
 TEXT: dict[str, tuple[str, str]] = {
@@ -71,6 +72,7 @@ def _save(kb: KnowledgeBase, token: str) -> None:
     assert case is not None
     with acting_as(staff_actor()):
         kb.ingest_cases([case])
+    warm_clusters(kb)
     kb.delete_draft(token)
     st.session_state["rec_clear"] = True
     st.session_state["rec_saved"] = case.id

@@ -26,7 +26,7 @@ import io
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,6 +59,10 @@ FLAGS = (CONTINUES, GROWING_NO_MEASURE)
 __all__ = ["CONTINUES", "FLAGS", "GROWING_NO_MEASURE", "STATUSES", "Cluster", "ClusterParams",
            "ClusterReport", "Issue", "cluster_cases"]
 _CACHE_SIZE = 8
+# What a computation reports as it goes (the page names them): read the cases, group them,
+# describe the groups, lay out the map.
+STAGES = ("cluster_read", "cluster_group", "cluster_describe", "cluster_map")
+Progress = Callable[[int, int, str], None]  # as kb.reports.Progress (a layer this one can't import)
 
 
 @dataclass(frozen=True)
@@ -232,8 +236,10 @@ def clear_cache() -> None:
 
 
 def cluster_cases(kb: KnowledgeBase, filters: Filters | None = None,
-                  params: ClusterParams | None = None) -> ClusterReport:
-    """Cluster the cases `filters` select; cached per base version, filters and parameters."""
+                  params: ClusterParams | None = None,
+                  progress: Progress | None = None) -> ClusterReport:
+    """Cluster the cases `filters` select; cached per base version, filters and parameters.
+    `progress(done, total, stage)` hears of each stage (STAGES) of a computation."""
     filters = filters or Filters()
     params = params or ClusterParams()
     path = Path(kb.layout.database).resolve()
@@ -242,7 +248,9 @@ def cluster_cases(kb: KnowledgeBase, filters: Filters | None = None,
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    report = build_report(load_selection(path, filters), filters, params)
+    tell = progress or (lambda done, total, stage: None)
+    tell(0, len(STAGES), STAGES[0])
+    report = build_report(load_selection(path, filters), filters, params, tell)
     with _cache_lock:
         _cache[(str(path), report.state_version, filters, params)] = report
         while len(_cache) > _CACHE_SIZE:
@@ -251,9 +259,12 @@ def cluster_cases(kb: KnowledgeBase, filters: Filters | None = None,
 
 
 # ---- building the report ----
-def build_report(selection: Selection, filters: Filters, params: ClusterParams) -> ClusterReport:
+def build_report(selection: Selection, filters: Filters, params: ClusterParams,
+                 progress: Progress | None = None) -> ClusterReport:
     """Cluster a loaded selection and describe each cluster."""
     started = time.perf_counter()
+    tell = progress or (lambda done, total, stage: None)
+    tell(1, len(STAGES), STAGES[1])
     rows, tokens = selection.rows, selection.tokens
     part = partition(selection.vectors, tokens, params.n_clusters, params.neighbours,
                      params.text_weight, params.max_clusters, params.seed)
@@ -262,6 +273,7 @@ def build_report(selection: Selection, filters: Filters, params: ClusterParams) 
     end = params.reference or (max(dates) if dates else None)
     months = tuple(month_range(month_of(min(dates)), month_of(end))) if dates and end else ()
     k = int(part.labels.max()) + 1 if rows else 0
+    tell(2, len(STAGES), STAGES[2])
     issue_of = subgroups(part.features, part.labels, seed=params.seed) if rows else part.labels
     names = issue_names(part.labels, issue_of)
     issues = describe_issues(rows, tokens, issue_of, names, months, end,
@@ -272,12 +284,14 @@ def build_report(selection: Selection, filters: Filters, params: ClusterParams) 
         _describe_cluster(c, members[c], rows, part, keywords[c], months, params,
                           tuple(i for i in issues if i.id.split(".")[0] == str(c + 1)))
         for c in range(k))
+    tell(3, len(STAGES), STAGES[3])
     drawn, coords = layout_2d(part.features, part.labels, params.map_points, params.seed)
     position = {int(i): (float(x), float(y)) for i, (x, y) in zip(drawn, coords, strict=True)}
     cases = {row.id: CaseInfo(*(getattr(row, f) for f in _ROW_FIELDS), int(part.labels[n]) + 1,
                               names.get(int(issue_of[n])), bool(part.outliers[n]),
                               *position.get(n, (None, None)))
              for n, row in enumerate(rows)}
+    tell(4, len(STAGES), STAGES[3])
     return ClusterReport(selection.state_version, filters, params, months, clusters, cases,
                          part.k_found, part.algorithm, selection.unembedded,
                          (time.perf_counter() - started) * 1000)
