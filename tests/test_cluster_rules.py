@@ -101,3 +101,17 @@ def test_after_a_write_the_default_clusters_are_computed_in_the_background(kb) -
     cluster_cases(kb, params=default_cluster_params(kb),
                   progress=lambda done, total, stage: stages.append(stage))
     assert stages[0] == "cluster_read" and stages[-1] == "cluster_map"  # computed, by stage
+
+
+def test_cluster_numbers_are_the_same_on_every_run_for_unchanged_data(sample_base) -> None:
+    """Issue 15, item 14: recomputing (a new process, a cleared cache) keeps every number."""
+    from kb import KnowledgeBase, cluster_cases
+    from kb.clusters.report import clear_cache
+
+    with KnowledgeBase.open(sample_base) as kb:
+        first = cluster_cases(kb)
+        clear_cache()
+        again = cluster_cases(kb)
+    assert again is not first
+    assert {i: c.cluster for i, c in again.cases.items()} == {i: c.cluster for i, c in first.cases.items()}
+    assert [c.label for c in again.clusters] == [c.label for c in first.clusters]
