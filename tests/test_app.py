@@ -150,3 +150,20 @@ def test_japanese_filters_offer_no_english_select_all(app: AppTest) -> None:
     assert app.sidebar.multiselect(key="f_category").proto.select_all == 0
     app.sidebar.radio(key="lang").set_value("en").run()
     assert app.sidebar.multiselect(key="f_category").proto.select_all != 0
+
+
+def test_results_follow_an_edit_but_not_a_rating(app: AppTest) -> None:
+    """Feedback keeps the list as it is; an edited case (a new state of the base) shows its
+    new text on the next rerun, e.g. back from the case page."""
+    import dataclasses
+
+    from kb import KnowledgeBase
+
+    _search(app, "荷物が届かない")
+    first = _case_id(_cards(app)[0])
+    with KnowledgeBase.open() as other:
+        case = other.get_case(first)
+        other.ingest_cases([dataclasses.replace(case, prevention="出荷前に追跡番号を二重確認する")])
+    app.run()
+    assert not app.exception
+    assert "出荷前に追跡番号を二重確認する" in _markdown(app)

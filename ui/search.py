@@ -354,8 +354,9 @@ def _search(kb: KnowledgeBase, query: str, top_k: int, mode: str, filters: Filte
             clicked: bool, scope: str = "all") -> SearchResult:
     """The search on screen stays as it is while staff rate its cards (feedback reruns the
     page): rated cards must not jump away under the cursor. Feedback takes effect from the
-    next search: another query, filter or mode, or 検索 pressed again."""
-    asked = (query, top_k, mode, filters, scope)
+    next search: another query, filter or mode, or 検索 pressed again. A write to the base (a
+    case edited, a ledger imported) is a new state: the search runs again on it."""
+    asked = (query, top_k, mode, filters, scope, kb.stats().state_version)
     held = st.session_state.get("search_shown")
     if not clicked and held is not None and held[0] == asked:
         return held[1]
