@@ -31,9 +31,16 @@ except KBError as exc:
     st.error(escape_markdown(str(exc)))
     st.stop()
 
+# Every page has its own fixed path (/search, /record, ...), the same in both languages.
+# Streamlit serves its default page at "/" only, so "/" is a hidden page that hands over
+# to /search: bookmarks and links to /search then work, and the menu marks the page.
 pages = {
+    "home": st.Page(lambda: nav.switch("search"), title=tr(search.TEXT, "nav"),
+                    url_path="home", default=True, visibility="hidden"),
     "search": st.Page(lambda: search.render(kb), title=tr(search.TEXT, "nav"),
-                      icon=":material/search:", url_path="search", default=True),
+                      icon=":material/search:", url_path="search"),
+    "case": st.Page(lambda: case.render(kb), title=tr(case.TEXT, "nav"),
+                    icon=":material/description:", url_path="case"),
     "record": st.Page(lambda: record.render(kb), title=tr(record.TEXT, "nav"),
                       icon=":material/edit_note:", url_path="record"),
     "clusters": st.Page(lambda: clusters.render(kb), title=tr(clusters.TEXT, "nav"),
@@ -44,8 +51,6 @@ pages = {
                        icon=":material/table_view:", url_path="ledgers"),
     "admin": st.Page(lambda: admin.render(kb), title=tr(admin.TEXT, "nav"),
                      icon=":material/admin_panel_settings:", url_path="admin"),
-    "case": st.Page(lambda: case.render(kb), title=tr(case.TEXT, "nav"),
-                    icon=":material/description:", url_path="case", visibility="hidden"),
 }
 nav.register(pages)
 try:

@@ -11,7 +11,15 @@ from ingest.fields import map_headers, unknown_fields
 from ingest.limits import Limits
 from ingest.records import Case, content_id
 from ingest.tables import JsonText, Row, read_table
-from ingest.values import clean_text, id_problem, parse_date, parse_flag, text_problem, visible
+from ingest.values import (
+    clean_text,
+    id_problem,
+    parse_date,
+    parse_flag,
+    status_of,
+    text_problem,
+    visible,
+)
 
 _TEXT_FIELDS = ("title", "customer_request", "cause", "response", "prevention", "category",
                 "product", "channel", "severity", "status")
@@ -174,6 +182,8 @@ def _build_case(
     if errors:
         return None, errors
     texts = {name: clean_text(cell(name)) for name in _TEXT_FIELDS}
+    if "status" in texts:
+        texts["status"] = status_of(texts["status"])  # 完了 -> 対応済: one vocabulary
     case_id = clean_text(cell("id")) or content_id(content, date, texts["title"])
     metadata = {col: text for col in metadata_columns if (text := clean_text(row.values.get(col)))}
     return Case(id=case_id, content=content, date=date, escalated=escalated,

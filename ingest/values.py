@@ -130,3 +130,20 @@ def parse_flag(value: object) -> bool | None:
     if text in _FALSE:
         return False
     raise ValueError(f"unreadable yes/no value '{text}' (use e.g. あり/なし or yes/no)")
+
+
+# One status vocabulary (対応中 / 対応済 / 保留) for ledgers and the app; offices write 完了,
+# 解決済, 未対応 ... Compared after NFKC and stripping; other values are kept as written.
+_STATUS_ALIASES = {
+    "対応済": ("対応済", "対応済み", "完了", "対応完了", "解決", "解決済", "解決済み", "済", "クローズ",
+            "closed", "done", "resolved"),
+    "対応中": ("対応中", "未対応", "処理中", "調査中", "受付", "受付済", "open", "in progress"),
+    "保留": ("保留", "保留中", "ペンディング", "pending", "on hold"),
+}
+_STATUS = {alias: status for status, aliases in _STATUS_ALIASES.items() for alias in aliases}
+
+
+def status_of(value: object) -> str:
+    """The status in the app's vocabulary: 完了 -> 対応済, 未対応 -> 対応中; others unchanged."""
+    text = clean_text(value)
+    return _STATUS.get(unicodedata.normalize("NFKC", text).strip().lower(), text)

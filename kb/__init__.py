@@ -30,7 +30,7 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("DocumentInfo",), "kb.storage.documents"),
     **dict.fromkeys(("is_draft_token", "new_draft_token"), "kb.storage.records"),
     **dict.fromkeys(("EXPORT_FORMATS", "export", "table"), "kb.outputs.export"),
-    **dict.fromkeys(("handover_html", "handover_markdown"), "kb.outputs.handover"),
+    **dict.fromkeys(("NoteFields", "handover_html", "handover_markdown"), "kb.outputs.handover"),
     **dict.fromkeys(("CONTINUES", "GROWING_NO_MEASURE", "Cluster", "ClusterParams",
                      "ClusterReport", "cluster_cases"), "kb.clusters.report"),
     **dict.fromkeys(("CheckReport", "check_base"), "kb.ops.check"),
@@ -82,7 +82,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from kb.ops.check import CheckReport, check_base
     from kb.outputs.export import FORMATS as EXPORT_FORMATS
     from kb.outputs.export import export, table
-    from kb.outputs.handover import handover_html, handover_markdown
+    from kb.outputs.handover import NoteFields, handover_html, handover_markdown
     from kb.passwords import (
         PasswordFormatError,
         SignInThrottle,

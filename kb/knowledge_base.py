@@ -17,7 +17,7 @@ from kb.index.base import LexicalBackend
 from kb.index.faiss import VectorIndex
 from kb.index.indexes import Indexes
 from kb.reports import DocumentReport, IngestReport, Progress, Stats
-from kb.search import feedback
+from kb.search import feedback, status
 from kb.search.calibration import Calibration
 from kb.search.fusion import DEFAULT_FUSION
 from kb.search.results import SearchResult
@@ -84,9 +84,10 @@ class KnowledgeBase:
 
     @writing
     def ingest_cases(self, cases: Iterable[Case], progress: Progress | None = None,
-                     masking: MaskPolicy | None = None) -> IngestReport:
-        """Upsert cases in one transaction (masked first unless `masking` says otherwise)."""
-        return ingest.ingest_cases(self.indexes, self.embedder, cases, progress, masking or MaskPolicy())
+                     masking: MaskPolicy | None = None, detail: str = "") -> IngestReport:
+        """Upsert cases in one transaction (masked unless `masking` says otherwise); `detail`: audited."""
+        return ingest.ingest_cases(self.indexes, self.embedder, cases, progress,
+                                   masking or MaskPolicy(), detail=detail)
 
     @serialised
     def compare(self, cases: list[Case]) -> dict[str, int]:
@@ -223,9 +224,10 @@ class KnowledgeBase:
         return feedback.judgments(records.all_feedback(self.store.db))
 
     @serialised
-    def audit_events(self, limit: int = 100, action: str | None = None) -> list[audit.AuditEvent]:
-        """Recorded writes, newest first (`kb audit`, the admin page)."""
-        return audit.events(self.store.db, limit, action)
+    def audit_events(self, limit: int = 100, action: str | None = None,
+                     case_id: str | None = None) -> list[audit.AuditEvent]:
+        """Recorded writes, newest first (`kb audit`, admin page); `case_id`: its history."""
+        return audit.events(self.store.db, limit, action, case_id)
 
     @serialised
     def audit_failed_sign_in(self, client: str, name: str) -> bool:  # never waits for an ingest
@@ -233,12 +235,7 @@ class KnowledgeBase:
 
     @serialised
     def stats(self) -> Stats:
-        manifest = self.store.manifest()
-        return Stats(**self.store.counts(), documents=self.docs.count(), model=self.embedder.name,
-                     dim=self.embedder.dim, analyser=manifest.analyser or "",
-                     schema_version=manifest.schema_version, state_version=self.store.state_version(),
-                     directory=str(self.layout.root), fusion_dense_prior=self.searcher.dense_prior(),
-                     fusion_calibration=manifest.fusion_calibration)
+        return status.stats(self.layout, self.store, self.docs, self.searcher)
 
     @serialised
     def facets(self) -> dict[str, list[tuple[str, int]]]:

@@ -13,15 +13,17 @@ import streamlit as st
 from ingest.case_form import case_from_form, new_case_id
 from kb import KnowledgeBase, is_draft_token, new_draft_token
 from ui import case_fields, nav
-from ui.auth import acting_as, current_manager
+from ui.auth import acting_as
 from ui.browser_id import browser_owner
+from ui.history import staff_actor
 from ui.i18n import tr
+from ui.state import warm_clusters
 from ui.text import escape_markdown
 
 TEXT: dict[str, tuple[str, str]] = {
     "nav": ("事例を記録", "Record a case"),
     "title": ("対応した事例を記録する", "Record a handled complaint"),
-    "intro": ("発生日時・内容・原因・対応・再発防止策を記録すると、すぐに検索できるようになり、"
+    "intro": ("受付日時・内容・原因・対応・再発防止策を記録すると、すぐに検索できるようになり、"
               "次に同じ申し出を受けた人が参照できます。",
               "Write down what happened, why, what was done and what will prevent it; the case "
               "is searchable at once, so the next person handling the same complaint finds it."),
@@ -75,8 +77,9 @@ def _save(kb: KnowledgeBase, token: str) -> None:
         case_fields.show_problems(problems)
         return
     assert case is not None
-    with acting_as(current_manager() or "staff (app)"):
+    with acting_as(staff_actor()):
         kb.ingest_cases([case])
+    warm_clusters(kb)
     kb.delete_draft(token, owner=browser_owner())
     st.session_state["rec_clear"] = True
     st.session_state["rec_saved"] = case.id

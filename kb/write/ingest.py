@@ -79,8 +79,8 @@ def _reject_run_conflicts(read: LedgerRead, run_ids: dict[str, str]) -> None:
 
 def ingest_cases(indexes: Indexes, embedder: Embedder, cases: Iterable[Case],
                  progress: Progress | None, masking: MaskPolicy, action: str = "ingest_cases",
-                 target: str = "", rejected: int = 0, limits: Limits | None = None
-                 ) -> IngestReport:
+                 target: str = "", rejected: int = 0, limits: Limits | None = None,
+                 detail: str = "") -> IngestReport:
     """Upsert cases in one transaction, in bounded batches (kb/write/cases.py); only text
     that changed is embedded again. A retired case that comes in again stays retired.
 
@@ -105,7 +105,7 @@ def ingest_cases(indexes: Indexes, embedder: Embedder, cases: Iterable[Case],
             audit.record(store.db, action, target or writes.changed_names(),
                          {"new": report.new, "updated": report.updated,
                           "unchanged": report.unchanged, "rejected": rejected,
-                          **{f"masked_{k}": n for k, n in report.masked.items()}})
+                          **{f"masked_{k}": n for k, n in report.masked.items()}}, detail)
     finally:
         cache.close()
     cache.discard()  # committed: every cached vector is in the base now
