@@ -14,7 +14,7 @@ import re
 import sys
 import unicodedata
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -130,8 +130,11 @@ def named_pypdf_log(name: str) -> Iterator[None]:
             logger.removeFilter(name_filter)
 
 
-def read_pdf(data: bytes, ocr: bool | None = None) -> PdfRead:
-    """Read a PDF's text page by page; raise Unreadable for damaged, encrypted or textless files."""
+def read_pdf(data: bytes, ocr: bool | None = None,
+             on_page: Callable[[int, int], None] | None = None) -> PdfRead:
+    """Read a PDF's text page by page; raise Unreadable for damaged, encrypted or textless files.
+    `on_page(done, count)` after each page: a 93-page manual takes minutes, and the bar should
+    move meanwhile."""
     reader = _open(data)
     try:
         count = len(reader.pages)
@@ -155,6 +158,9 @@ def read_pdf(data: bytes, ocr: bool | None = None) -> PdfRead:
         except Exception as exc:  # one broken content stream should not lose the whole manual
             failed[number] = str(exc) or type(exc).__name__
             continue
+        finally:
+            if on_page:
+                on_page(number, count)
         if looks_like_glyph_codes(raw):
             garbled.append(number)
         else:
