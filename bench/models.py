@@ -128,6 +128,8 @@ def main() -> None:
     parser.add_argument("--paragraphs", type=int, default=500)
     parser.add_argument("--search-only", type=Path, metavar="DIR",
                         help="only the search figures, on a copy of this 1,431-paragraph base")
+    parser.add_argument("--sample-only", action="store_true",
+                        help="only the three ingest rates of the sample ledger")
     args = parser.parse_args()
     if args.search_only:
         with tempfile.TemporaryDirectory(prefix="kb-bench-models-") as tmp:
@@ -145,13 +147,16 @@ def main() -> None:
         for model in models:
             subprocess.run([sys.executable, __file__, "--model", model, "--queries",
                             str(args.queries), "--batch", str(args.batch), "--paragraphs",
-                            str(args.paragraphs)], check=True)
+                            str(args.paragraphs), *(["--sample-only"] if args.sample_only else [])],
+                           check=True)
         return
     model = models[0]
     print(f"== {model} on {platform.machine()} {platform.processor() or ''}, {cores()} cores, "
           f"Python {platform.python_version()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="kb-bench-models-") as tmp:
         ingest_rates(model, Path(tmp), "sample ledger", SAMPLE_LEDGER)
+        if args.sample_only:
+            return
         root = ingest_rates(model, Path(tmp), "JaQuAD paragraphs",
                             jaquad_cases()[: args.paragraphs],
                             ("1 process, 1 thread", "1 process per core"))

@@ -11,14 +11,19 @@ import secrets
 from dataclasses import replace
 
 from ingest.records import Case
-from ingest.values import clean_text
+from ingest.values import clean_text, scrub, status_of, visible
 
 REQUIRED: tuple[str, ...] = ("date", "content")
-# A case marked as handled must say how it was handled.
+# A case marked as handled must say how it was handled. 完了: bases stored before the
+# statuses were unified (ingest/values.py status_of).
 DONE_STATUSES: tuple[str, ...] = ("対応済", "完了")
 STATUSES: tuple[str, ...] = ("対応中", "対応済", "保留")
+SEVERITIES: tuple[str, ...] = ("高", "中", "低")
+# Form fields kept as the case's extra columns, under the names ledgers use for them. No
+# 受付者: it is a name column, masked whole on every ingest (ingest/masking.py NAME_COLUMNS).
+METADATA_FIELDS: dict[str, str] = {"department": "担当部署"}
 _TEXT = ("channel", "product", "category", "title", "content", "customer_request", "cause",
-         "response", "prevention", "status")
+         "response", "prevention", "status", "severity")
 
 
 def new_case_id(now: dt.datetime | None = None) -> str:
@@ -48,15 +53,18 @@ def case_from_form(values: dict[str, object], case_id: str,
     """Validate the form; return the case or {field: problem code}.
 
     `values` holds 'date' (dt.date), 'time' (dt.time or None), 'escalated' (bool or None) and
-    the text fields. `base` is the stored case when editing: fields the form does not show
-    (severity, metadata, source) are kept. Codes: 'required', 'required_when_done'.
+    the text fields, and 'department' (kept as the metadata column 担当部署). `base` is the
+    stored case when editing: fields the form does not show (other metadata, source) are
+    kept. Codes: 'required', 'required_when_done'.
     """
-    texts = {name: clean_text(values.get(name)) for name in _TEXT}
+    # Typed text: what cannot be stored (NUL, half a surrogate pair, control codes) is dropped.
+    texts = {name: scrub(clean_text(values.get(name))) for name in _TEXT}
+    texts["status"] = status_of(texts["status"])
     day = values.get("date")
     problems: dict[str, str] = {}
     if not isinstance(day, dt.date):
         problems["date"] = "required"
-    if not texts["content"]:
+    if not visible(texts["content"]):  # zero-width characters alone say nothing
         problems["content"] = "required"
     if texts["status"] in DONE_STATUSES and not texts["response"]:
         problems["response"] = "required_when_done"
@@ -66,7 +74,22 @@ def case_from_form(values: dict[str, object], case_id: str,
     when = format_when(day if isinstance(day, dt.date) else None,
                        time if isinstance(time, dt.time) else None)
     escalated = values.get("escalated")
-    fields = {**texts, "date": when, "escalated": escalated if isinstance(escalated, bool) else None}
+    fields = {**texts, "date": when, "escalated": escalated if isinstance(escalated, bool) else None,
+              "metadata": _metadata(values, base.metadata if base else {})}
     if base is not None:
         return replace(base, **fields), {}
     return Case(id=case_id, source="app", **fields), {}
+
+
+def _metadata(values: dict[str, object], kept: dict[str, str]) -> dict[str, str]:
+    """The stored extra columns with the form's 担当部署 applied (emptied: removed);
+    a form without those fields leaves them as they were."""
+    out = dict(kept)
+    for name, column in METADATA_FIELDS.items():
+        if name in values:
+            text = clean_text(values[name])
+            if text:
+                out[column] = text
+            else:
+                out.pop(column, None)
+    return out

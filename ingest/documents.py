@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,10 +57,12 @@ class Document:
 
 
 def read_document(path: Path, data: bytes | None = None, name: str | None = None,
-                  ocr: bool | None = None) -> Document:
+                  ocr: bool | None = None,
+                  on_page: Callable[[int, int], None] | None = None) -> Document:
     """Read a manual from `path`, or from uploaded `data` called `name`.
 
     ocr: None uses Tesseract for scanned pages when it is installed, False never does.
+    on_page(done, pages): after each page of a PDF is read (progress of a long manual).
     Raises DocumentError when nothing can be read; it names `name`, or else the full path.
     """
     label = name or str(path)  # errors name the upload, or the path the CLI was given
@@ -82,7 +85,7 @@ def read_document(path: Path, data: bytes | None = None, name: str | None = None
         raise DocumentError(label, mismatch)
     document = Document(name, Path(name).stem, file_type, hashlib.sha256(data).hexdigest(), None, [])
     try:
-        title, blocks = _read_blocks(document, data, ocr)
+        title, blocks = _read_blocks(document, data, ocr, on_page)
     except Unreadable as exc:
         raise DocumentError(label, str(exc)) from None
     except (RecursionError, MemoryError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
@@ -99,11 +102,13 @@ def read_document(path: Path, data: bytes | None = None, name: str | None = None
     return document
 
 
-def _read_blocks(document: Document, data: bytes, ocr: bool | None) -> tuple[str, list[Block]]:
+def _read_blocks(document: Document, data: bytes, ocr: bool | None,
+                 on_page: Callable[[int, int], None] | None) -> tuple[str, list[Block]]:
     if document.file_type == "pdf":
-        from ingest.pdf import read_pdf
+        from ingest.pdf import named_pypdf_log, read_pdf
 
-        read = read_pdf(data, ocr)
+        with named_pypdf_log(document.name):
+            read = read_pdf(data, ocr, on_page)
         document.pages = read.pages
         document.warnings.extend(read.warnings)
         document.ocr_pages = read.ocr_pages

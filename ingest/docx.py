@@ -13,6 +13,7 @@ import re
 import zipfile
 from xml.etree import ElementTree as ET
 
+from ingest.archives import zip_problem
 from ingest.markup import Block, Unreadable, join_parts, paragraph_blocks, tidy
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -26,6 +27,8 @@ _HEURISTIC_OFFSET = 10  # 第N条 found by heuristics nests below any styled hea
 
 def read_docx(data: bytes) -> tuple[str, list[Block]]:
     """(title from document properties, blocks) of a .docx file."""
+    if problem := zip_problem(io.BytesIO(data)):
+        raise Unreadable(problem)
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:

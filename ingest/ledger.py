@@ -10,8 +10,16 @@ from ingest.errors import IngestError, LedgerError, RowError
 from ingest.fields import map_headers, unknown_fields
 from ingest.limits import Limits
 from ingest.records import Case, content_id
-from ingest.tables import Row, read_table
-from ingest.values import clean_text, parse_date, parse_flag
+from ingest.tables import JsonText, Row, read_table
+from ingest.values import (
+    clean_text,
+    id_problem,
+    parse_date,
+    parse_flag,
+    status_of,
+    text_problem,
+    visible,
+)
 
 _TEXT_FIELDS = ("title", "customer_request", "cause", "response", "prevention", "category",
                 "product", "channel", "severity", "status")
@@ -29,6 +37,7 @@ class LedgerRead:
     cases: list[Case] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     total_rows: int = 0
+    locations: dict[str, str] = field(default_factory=dict)  # case id -> its row ("line 12")
 
     def raise_for_errors(self) -> None:
         """Refuse the whole file when any row is invalid (the default)."""
@@ -47,7 +56,11 @@ def read_ledger(path: str | Path, overrides: dict[str, str] | None = None,
     limits = limits or Limits()
     if path.is_file():
         limits.check_size(str(path), path.stat().st_size)
-    table = read_table(path, encoding)
+    table = read_table(path, encoding, max_rows=limits.max_rows)
+    limits.check_columns(str(path), len(table.headers))
+    for number, header in enumerate(table.headers, start=1):
+        if problem := text_problem(header):
+            raise IngestError(str(path), f"the name of column {number} {problem}")
     limits.check_rows(str(path), len(table.rows))
     overrides = dict(overrides or {})
     if bad := unknown_fields(list(overrides)):
@@ -75,8 +88,10 @@ def read_ledger(path: str | Path, overrides: dict[str, str] | None = None,
     )
     first_seen: dict[str, str] = {}
     for row in table.rows:
-        case, errors = _build_case(row, mapping, result.metadata_columns, str(path))
-        errors += _too_long(row, limits, str(path))
+        errors = _unstorable(row, str(path))  # first: nothing else can even hash such a cell
+        case, more = (None, []) if errors else _build_case(row, mapping, result.metadata_columns,
+                                                           str(path))
+        errors += more + _too_long(row, limits, str(path))
         case = None if errors else case
         if case is not None and case.id in first_seen:
             errors.append(RowError(str(path), row.location, mapping.get("id", "id"),
@@ -88,6 +103,7 @@ def read_ledger(path: str | Path, overrides: dict[str, str] | None = None,
         assert case is not None
         first_seen[case.id] = row.location
         result.cases.append(case)
+    result.locations = first_seen
     return result
 
 
@@ -98,6 +114,29 @@ def _too_long(row: Row, limits: Limits, path: str) -> list[RowError]:
     return [RowError(path, row.location, column, problem, _raw(row))
             for column, value in row.values.items()
             if (problem := limits.field_problem(clean_text(value)))]
+
+
+def _unstorable(row: Row, path: str) -> list[RowError]:
+    """One error per cell holding a NUL byte or half a surrogate pair (SQLite cannot take it)."""
+    if row.error:
+        return []
+    return [RowError(path, row.location, column, problem, _raw(row))
+            for column, value in row.values.items()
+            if isinstance(value, str) and (problem := text_problem(value))]
+
+
+def _id_value_problem(value: object) -> str:
+    """Why a raw id cell (JSON ledgers keep types) is not an id: true/false, a list or an
+    object, a number too long to be a reference, or not a number at all (inf, NaN)."""
+    if isinstance(value, bool):
+        return f"the id is {str(value).lower()}, not a case number or text"
+    if isinstance(value, JsonText):
+        return "the id is a JSON list or object, not a case number or text"
+    if isinstance(value, int) and len(str(abs(value))) > 30:
+        return f"the id is a {len(str(abs(value)))}-digit number; use text for such references"
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return "the id is not a finite number"
+    return ""
 
 
 def _known() -> list[str]:
@@ -123,9 +162,13 @@ def _build_case(
         return row.values.get(column) if column else None
 
     content = clean_text(cell("content"))
-    if not content:
+    if not visible(content):
         errors.append(RowError(path, row.location, mapping["content"],
-                               "the complaint text is empty", _raw(row)))
+                               "the complaint text is empty" + (
+                                   " (only invisible characters)" if content else ""), _raw(row)))
+    if "id" in mapping and (problem := _id_value_problem(cell("id"))
+                            or id_problem(clean_text(cell("id")))):
+        errors.append(RowError(path, row.location, mapping["id"], problem, _raw(row)))
     date: str | None = None
     try:
         date = parse_date(cell("date"))
@@ -139,6 +182,8 @@ def _build_case(
     if errors:
         return None, errors
     texts = {name: clean_text(cell(name)) for name in _TEXT_FIELDS}
+    if "status" in texts:
+        texts["status"] = status_of(texts["status"])  # 完了 -> 対応済: one vocabulary
     case_id = clean_text(cell("id")) or content_id(content, date, texts["title"])
     metadata = {col: text for col in metadata_columns if (text := clean_text(row.values.get(col)))}
     return Case(id=case_id, content=content, date=date, escalated=escalated,
@@ -155,7 +200,8 @@ def write_rejects(read: LedgerRead, out_path: str | Path | None = None) -> Path:
     by_location: dict[str, list[RowError]] = {}
     for error in read.errors:
         by_location.setdefault(error.location, []).append(error)
-    with out.open("w", encoding="utf-8-sig", newline="") as handle:
+    # backslashreplace: a lone surrogate from a JSON ledger is written as its \\ud800 escape
+    with out.open("w", encoding="utf-8-sig", errors="backslashreplace", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["_location", "_errors", *columns])
         for location, errors in by_location.items():

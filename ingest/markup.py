@@ -13,6 +13,8 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ingest.radicals import fold_radicals
+
 Line = tuple[str, int | None]  # (text, 1-based page or None); "" marks a paragraph break
 
 
@@ -54,8 +56,9 @@ _LEADER = re.compile(r"(?:\. ?){4,}|・{4,}")  # contents leaders "総則……1
 
 
 def normalize(text: str) -> str:
-    """NFKC: full-width digits and letters to ASCII, half-width kana to full, ⽇ (U+2F47) to 日."""
-    return unicodedata.normalize("NFKC", text)
+    """NFKC: full-width digits and letters to ASCII, half-width kana to full, ⽇ (U+2F47) to 日;
+    radical forms NFKC keeps (⺠, ⻑) become their kanji too (ingest/radicals.py)."""
+    return fold_radicals(unicodedata.normalize("NFKC", text))
 
 
 def is_cjk(ch: str) -> bool:
@@ -63,9 +66,14 @@ def is_cjk(ch: str) -> bool:
     return ord(ch) > 0x2E7F
 
 
+# Glyph names a font wrote instead of text: "/53/50/4C/49/54/20" (hex codes of S P L I T ␠).
+HEX_GLYPHS = re.compile(r"(?:/[0-9A-Fa-f]{2}){3,}")
+
+
 def strip_junk(text: str) -> str:
-    """Drop characters no one can search for: (cid:N) codes, controls, private-use and unassigned."""
-    text = _CID.sub("", text)
+    """Drop what no one can search for: (cid:N) codes, hex glyph names, controls, private-use
+    and unassigned characters, wherever they stand on a page."""
+    text = HEX_GLYPHS.sub("", _CID.sub("", text))
     return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in _JUNK)
 
 

@@ -11,8 +11,11 @@ from __future__ import annotations
 import io
 import logging
 import re
+import sys
 import unicodedata
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -20,7 +23,17 @@ from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError
 
 from ingest import ocr as tesseract
-from ingest.markup import Block, Line, Unreadable, heading_of, lines_to_blocks, normalize, tidy, typical_width
+from ingest.markup import (
+    HEX_GLYPHS,
+    Block,
+    Line,
+    Unreadable,
+    heading_of,
+    lines_to_blocks,
+    normalize,
+    tidy,
+    typical_width,
+)
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -56,6 +69,9 @@ def looks_like_glyph_codes(text: str) -> bool:
     runs of one repeated character (contents leaders "……", rules "────") count once.
     """
     cids = len(_CID.findall(text))
+    glyph_names = sum(len(m) for m in HEX_GLYPHS.findall(text))
+    if glyph_names and glyph_names > 0.5 * len("".join(text.split())):
+        return True  # mostly "/53/50/4C/…": a font's glyph names, not words
     chars = [ch for ch in _RUN.sub(r"\1", _CID.sub("", normalize(text))) if not ch.isspace()]
     total = len(chars) + cids
     if total == 0:
@@ -85,8 +101,40 @@ def _expected_letter(ch: str) -> bool:
             or 0xAC00 <= cp < 0xD7B0 or 0xFF66 <= cp < 0xFFA0)  # Hangul, half-width kana
 
 
-def read_pdf(data: bytes, ocr: bool | None = None) -> PdfRead:
-    """Read a PDF's text page by page; raise Unreadable for damaged, encrypted or textless files."""
+class _NameFilter(logging.Filter):
+    """Prefix pypdf's own log lines ("EOF marker not found", ...) with the file they are about."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.file_name = name
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = f"{self.file_name}: {record.getMessage()}"
+        record.args = ()
+        return True
+
+
+@contextmanager
+def named_pypdf_log(name: str) -> Iterator[None]:
+    """While reading `name`, pypdf's warnings name it (several manuals go in one batch).
+    A logger's filter sees only its own records, so each of pypdf's module loggers gets one."""
+    name_filter = _NameFilter(name)
+    # pypdf logs through logging.getLogger(<its module>), made on first use: take them all now.
+    loggers = [logging.getLogger(n) for n in list(sys.modules) if n.split(".")[0] == "pypdf"]
+    for logger in loggers:
+        logger.addFilter(name_filter)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(name_filter)
+
+
+def read_pdf(data: bytes, ocr: bool | None = None,
+             on_page: Callable[[int, int], None] | None = None) -> PdfRead:
+    """Read a PDF's text page by page; raise Unreadable for damaged, encrypted or textless files.
+    `on_page(done, count)` after each page: a 93-page manual takes minutes, and the bar should
+    move meanwhile."""
     reader = _open(data)
     try:
         count = len(reader.pages)
@@ -100,6 +148,7 @@ def read_pdf(data: bytes, ocr: bool | None = None) -> PdfRead:
                              "compare the page count with the original")
     texts: dict[int, list[str]] = {}
     garbled: list[int] = []
+    stripped: list[int] = []
     failed: dict[int, str] = {}
     for number, page in enumerate(reader.pages, start=1):
         try:
@@ -109,9 +158,14 @@ def read_pdf(data: bytes, ocr: bool | None = None) -> PdfRead:
         except Exception as exc:  # one broken content stream should not lose the whole manual
             failed[number] = str(exc) or type(exc).__name__
             continue
+        finally:
+            if on_page:
+                on_page(number, count)
         if looks_like_glyph_codes(raw):
             garbled.append(number)
         else:
+            if HEX_GLYPHS.search(raw):
+                stripped.append(number)  # some glyph names among real text: dropped, and said
             texts[number] = normalize(raw).split("\n")
     texts = _strip_page_furniture(texts)
     empty = [n for n in range(1, count + 1) if n not in texts and n not in garbled and n not in failed]
@@ -121,6 +175,9 @@ def read_pdf(data: bytes, ocr: bool | None = None) -> PdfRead:
     if failed:
         first_error = next(iter(failed.values()))
         read.warnings.append(f"{page_label(sorted(failed))}: could not be read ({first_error}); not indexed")
+    if stripped:
+        read.warnings.append(f"{page_label(stripped)}: glyph-name codes (/53/50/4C/…) left out of "
+                             "the text; the rest of the page is indexed")
     if blank:
         read.warnings.append(f"{page_label(blank)}: no text and no images (blank page, or text drawn as "
                              "outlines); not indexed")

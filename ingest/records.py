@@ -68,5 +68,6 @@ class Case:
 
 def content_id(content: str, date: str | None, title: str) -> str:
     """Stable id for ledgers without an id column: the same row always gets the same id."""
-    digest = hashlib.sha1(f"{date or ''}\x1f{title}\x1f{content}".encode()).hexdigest()
+    text = f"{date or ''}\x1f{title}\x1f{content}"
+    digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()  # same for valid text
     return f"h{digest[:12]}"

@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest.archives import zip_problem
+from ingest.cells import unguard
 from ingest.errors import IngestError
 from ingest.values import clean_text
 
@@ -37,13 +39,14 @@ class Table:
     encoding: str
 
 
-TEXT_ENCODINGS = ("utf-8", "utf-8-sig", "cp932", "euc_jp", "utf-16")
+TEXT_ENCODINGS = ("utf-8", "utf-8-sig", "cp932", "euc_jp", "utf-16", "utf-32")
 
 
-def read_table(path: Path, encoding: str | None = None) -> Table:
+def read_table(path: Path, encoding: str | None = None, max_rows: int | None = None) -> Table:
     """Read any supported ledger file; IngestError names the file and the problem.
 
-    `encoding` overrides detection for text files (the app lets users correct a bad guess).
+    `encoding` overrides detection for text files (the app lets users correct a bad guess);
+    a workbook is read only up to `max_rows` + 1 rows (the caller refuses it then).
     """
     suffix = path.suffix.lower()
     if not path.exists():
@@ -55,7 +58,9 @@ def read_table(path: Path, encoding: str | None = None) -> Table:
             str(path), f"unsupported ledger type '{suffix}' (use {', '.join(LEDGER_SUFFIXES)})"
         )
     if suffix in (".xlsx", ".xlsm"):
-        return _read_xlsx(path)
+        if problem := zip_problem(path):
+            raise IngestError(str(path), problem)
+        return _read_xlsx(path, max_rows)
     data = path.read_bytes()
     if not data.strip():
         raise IngestError(str(path), "the file is empty")
@@ -74,6 +79,8 @@ def decode_bytes(data: bytes, path: str) -> tuple[str, str]:
     try:
         if bom:
             return data[bom:].decode("utf-8"), "utf-8-sig"
+        if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):  # before UTF-16's
+            return data.decode("utf-32"), "utf-32"
         if data.startswith((b"\xff\xfe", b"\xfe\xff")):
             return data.decode("utf-16"), "utf-16"
     except UnicodeDecodeError as exc:  # e.g. Shift_JIS text pasted into a UTF-8 file
@@ -125,18 +132,30 @@ def _filled(record: list[object] | tuple[object, ...]) -> int:
 
 
 def _unique_headers(raw: list[object]) -> list[str]:
+    """Header names, made unique (a second 備考 becomes 備考_2; an empty one column7), in one
+    pass: 100k header cells took minutes with a list scan per name."""
     headers: list[str] = []
+    taken: set[str] = set()
+    next_suffix: dict[str, int] = {}
     for i, value in enumerate(raw):
         name = clean_text(value) or f"column{i + 1}"
-        base, n = name, 2
-        while name in headers:
+        base, n = name, next_suffix.get(name, 2)
+        while name in taken:
             name, n = f"{base}_{n}", n + 1
+        next_suffix[base] = n
+        taken.add(name)
         headers.append(name)
     return headers
 
 
+# csv refuses a cell over 131,072 characters and the whole file with it; the field limit
+# (ingest/limits.py) rejects only such a cell's row, so let csv read any cell the file holds.
+_CSV_FIELD_LIMIT = 2**31 - 1
+
+
 def _read_delimited(text: str, encoding: str, path: str, tab: bool) -> Table:
     delimiter = "\t" if tab else ","
+    csv.field_size_limit(max(csv.field_size_limit(), _CSV_FIELD_LIMIT))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     headers: list[str] | None = None
     pending: tuple[list[str], int] | None = None
@@ -153,11 +172,11 @@ def _read_delimited(text: str, encoding: str, path: str, tab: bool) -> Table:
                     pending = (record, last_start)  # a title line above the header?
                     continue
                 if pending is not None and _filled(record) < 2:
-                    headers, header_line = _unique_headers(pending[0]), pending[1]
+                    headers, header_line = _unique_headers(list(map(unguard, pending[0]))), pending[1]
                 else:
-                    headers, header_line = _unique_headers(record), last_start
+                    headers, header_line = _unique_headers(list(map(unguard, record))), last_start
                     continue
-            values: dict[str, object] = dict(zip(headers, map(_unguard, record), strict=False))
+            values: dict[str, object] = dict(zip(headers, map(unguard, record), strict=False))
             error = ""
             if len(record) > len(headers) and any(c.strip() for c in record[len(headers):]):
                 error = f"{len(record)} cells but the header has {len(headers)} columns"
@@ -165,7 +184,7 @@ def _read_delimited(text: str, encoding: str, path: str, tab: bool) -> Table:
     except csv.Error as exc:  # e.g. a cell over the csv field limit after an unclosed quote
         raise IngestError(path, f"line {start}: {exc} (is a closing quote \" missing?)") from None
     if headers is None and pending is not None:
-        headers, header_line = _unique_headers(pending[0]), pending[1]
+        headers, header_line = _unique_headers(list(map(unguard, pending[0]))), pending[1]
     if headers is None:
         raise IngestError(path, "no header row found")
     end = reader.line_num
@@ -181,12 +200,6 @@ def _read_delimited(text: str, encoding: str, path: str, tab: bool) -> Table:
     return Table(headers, rows, "tsv" if tab else "csv", encoding)
 
 
-def _unguard(cell: str) -> str:
-    """Undo the ' that CSV exports (ours, and careful spreadsheets) put before a cell starting
-    with = + - @, so that Excel shows it as text instead of running it as a formula."""
-    return cell[1:] if cell[:1] == "'" and cell[1:2] in ("=", "+", "-", "@") else cell
-
-
 def _quote_left_open(text: str, line: int, delimiter: str) -> bool:
     """Whether the record starting on `line` ends inside a quoted cell at end of file."""
     tail = "".join(io.StringIO(text, newline="").readlines()[line - 1:])
@@ -198,7 +211,7 @@ def _quote_left_open(text: str, line: int, delimiter: str) -> bool:
     return False
 
 
-def _read_xlsx(path: Path) -> Table:
+def _read_xlsx(path: Path, max_rows: int | None = None) -> Table:
     try:
         from openpyxl import load_workbook
 
@@ -223,6 +236,8 @@ def _read_xlsx(path: Path) -> Table:
                     headers = _unique_headers(list(record))
                     continue
             rows.append(Row(f"row {number}", dict(zip(headers, record, strict=False))))
+            if max_rows is not None and len(rows) > max_rows:
+                break  # over the limit already: stop streaming (a 1M-row sheet took 85 s)
         if headers is None and pending is not None:
             headers = _unique_headers(pending)
     finally:
@@ -232,11 +247,18 @@ def _read_xlsx(path: Path) -> Table:
     return Table(headers, rows, "xlsx", "xlsx")
 
 
+class JsonText(str):
+    """A nested JSON list or object kept as its JSON text (a ledger can tell it was not text)."""
+
+
 def _flatten(obj: dict[str, object]) -> dict[str, object]:
     return {
-        str(k): json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v
+        str(k): JsonText(json.dumps(v, ensure_ascii=False)) if isinstance(v, (dict, list)) else v
         for k, v in obj.items()
     }
+
+
+_TOO_DEEP = "nested too deeply to read (a ledger is a flat list of records)"
 
 
 def _collect_headers(rows: list[Row]) -> list[str]:
@@ -258,10 +280,10 @@ def _read_jsonl(text: str, encoding: str) -> Table:
         except json.JSONDecodeError as exc:
             rows.append(Row(f"line {number}", {}, f"not valid JSON ({exc.msg})"))
             continue
-        if not isinstance(obj, dict):
-            rows.append(Row(f"line {number}", {}, "expected a JSON object"))
+        except RecursionError:  # json's parser recurses per level: a hostile line of [[[[...
+            rows.append(Row(f"line {number}", {}, f"not a ledger record: {_TOO_DEEP}"))
             continue
-        rows.append(Row(f"line {number}", _flatten(obj)))
+        rows.append(_record_row(f"line {number}", obj))
     return Table(_collect_headers(rows), rows, "jsonl", encoding)
 
 
@@ -270,15 +292,22 @@ def _read_json(text: str, encoding: str, path: str) -> Table:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise IngestError(path, f"not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    except RecursionError:
+        raise IngestError(path, f"not a ledger: {_TOO_DEEP}") from None
     if isinstance(data, dict):
         lists = [v for k, v in data.items() if isinstance(v, list) and k in
                  ("cases", "records", "data", "items", "rows", "complaints")]
         data = lists[0] if lists else [data]
     if not isinstance(data, list):
         raise IngestError(path, "expected a JSON array of objects")
-    rows = [
-        Row(f"record {i}", _flatten(obj)) if isinstance(obj, dict)
-        else Row(f"record {i}", {}, "expected a JSON object")
-        for i, obj in enumerate(data, start=1)
-    ]
+    rows = [_record_row(f"record {i}", obj) for i, obj in enumerate(data, start=1)]
     return Table(_collect_headers(rows), rows, "json", encoding)
+
+
+def _record_row(location: str, obj: object) -> Row:
+    if not isinstance(obj, dict):
+        return Row(location, {}, "expected a JSON object")
+    try:
+        return Row(location, _flatten(obj))
+    except RecursionError:  # a value nested nearly as deep as the parser allows
+        return Row(location, {}, f"not a ledger record: {_TOO_DEEP}")

@@ -22,15 +22,59 @@ _FALSE = {"なし", "無", "無し", "いいえ", "no", "n", "false", "f", "0", 
 _UNKNOWN = {"", "n/a", "na", "不明", "none", "null", "nan"}
 
 
+# Byte-order marks inside a file (two exports pasted together), zero-width spaces and word
+# joiners: invisible, and they would make 'T-001' and '\ufeffT-001' two ids. Dropped from cells.
+_INVISIBLE = re.compile("[\ufeff\u200b\u2060]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # only from JSON "\\ud800" escapes
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+MAX_ID_CHARS = 200
+
+
 def clean_text(value: object) -> str:
-    """Cell value as stripped text; None and NaN become ''."""
+    """Cell value as stripped text; None and NaN become ''; invisible marks are dropped."""
     if value is None:
         return ""
     if isinstance(value, float) and value != value:  # NaN from spreadsheets
         return ""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return str(value).replace("\r\n", "\n").replace("\r", "\n").strip()
+    return _INVISIBLE.sub("", str(value)).replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+def visible(text: str) -> bool:
+    """Whether `text` has a character one can see (not only spaces, controls, zero-widths)."""
+    return any(not ch.isspace() and unicodedata.category(ch)[0] not in "CZ" for ch in text)
+
+
+def text_problem(text: str) -> str:
+    """Why a text cannot be stored as it is (a NUL byte, a lone surrogate), or ''."""
+    if "\x00" in text:
+        return f"contains a NUL byte (U+0000) at character {text.index(chr(0)) + 1}"
+    if found := _LONE_SURROGATE.search(text):
+        return (f"contains U+{ord(found.group()):04X} at character {found.start() + 1}, half of "
+                "a character pair (an invalid \\u escape in JSON?)")
+    return ""
+
+
+def id_problem(case_id: str) -> str:
+    """Why a case id cannot be used (ids name cases in links, exports and the audit log), or ''."""
+    if problem := text_problem(case_id):
+        return problem
+    if "\n" in case_id or "\r" in case_id or "\t" in case_id:
+        return "the id holds a line break or tab; an id is one line"
+    if _CONTROL.search(case_id) or any(unicodedata.category(c) == "Cf" for c in case_id):
+        return "the id holds a control or invisible character"
+    if "../" in case_id or "..\\" in case_id or case_id in (".", ".."):
+        return "the id looks like a path ('../'); use plain text"
+    if len(case_id) > MAX_ID_CHARS:
+        return f"the id is {len(case_id):,} characters; at most {MAX_ID_CHARS} are allowed"
+    return ""
+
+
+def scrub(text: str) -> str:
+    """Free text typed into a search or feedback, made safe to tokenise, embed and store:
+    lone surrogates become U+FFFD and control characters but tab and newline are dropped."""
+    return _CONTROL.sub("", _LONE_SURROGATE.sub("\ufffd", _INVISIBLE.sub("", text)))
 
 
 def parse_date(value: object) -> str | None:
@@ -86,3 +130,20 @@ def parse_flag(value: object) -> bool | None:
     if text in _FALSE:
         return False
     raise ValueError(f"unreadable yes/no value '{text}' (use e.g. あり/なし or yes/no)")
+
+
+# One status vocabulary (対応中 / 対応済 / 保留) for ledgers and the app; offices write 完了,
+# 解決済, 未対応 ... Compared after NFKC and stripping; other values are kept as written.
+_STATUS_ALIASES = {
+    "対応済": ("対応済", "対応済み", "完了", "対応完了", "解決", "解決済", "解決済み", "済", "クローズ",
+            "closed", "done", "resolved"),
+    "対応中": ("対応中", "未対応", "処理中", "調査中", "受付", "受付済", "open", "in progress"),
+    "保留": ("保留", "保留中", "ペンディング", "pending", "on hold"),
+}
+_STATUS = {alias: status for status, aliases in _STATUS_ALIASES.items() for alias in aliases}
+
+
+def status_of(value: object) -> str:
+    """The status in the app's vocabulary: 完了 -> 対応済, 未対応 -> 対応中; others unchanged."""
+    text = clean_text(value)
+    return _STATUS.get(unicodedata.normalize("NFKC", text).strip().lower(), text)

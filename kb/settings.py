@@ -12,7 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.limits import DEFAULT_MAX_FIELD_CHARS, DEFAULT_MAX_ROWS, DEFAULT_MAX_UPLOAD_MB, Limits
+from ingest.limits import (
+    DEFAULT_MAX_COLUMNS,
+    DEFAULT_MAX_FIELD_CHARS,
+    DEFAULT_MAX_ROWS,
+    DEFAULT_MAX_UPLOAD_MB,
+    Limits,
+)
 from kb.errors import SettingsError
 
 DEFAULT_INDEX_DIR = "indexes/default"
@@ -22,6 +28,7 @@ DEFAULT_APPROX_THRESHOLD = 20_000  # vectors at which FAISS switches to IVF (BEN
 # KB_BACKEND: the embedded default (SQLite + FTS5 + FAISS in the base's directory), or the
 # shared servers: PostgreSQL (system of record) + Milvus (derived search index).
 BACKENDS = ("sqlite", "postgres+milvus")
+DEFAULT_DRAFT_DAYS = 7.0  # a record-form draft nobody touched for this long is deleted
 
 
 def _positive(env: Mapping[str, str], name: str, default: float) -> float:
@@ -64,6 +71,7 @@ class Settings:
     max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB
     max_rows: int = DEFAULT_MAX_ROWS
     max_field_chars: int = DEFAULT_MAX_FIELD_CHARS
+    max_columns: int = DEFAULT_MAX_COLUMNS
     manager_password_hash: str | None = None
     manager_password: str | None = None
     fault: str | None = None  # crash point for the kill tests (kb/storage/faults.py)
@@ -71,6 +79,7 @@ class Settings:
     backend: str = "sqlite"  # one of BACKENDS
     postgres_url: str | None = None  # KB_POSTGRES_URL, e.g. postgresql://kb@127.0.0.1:5432/kb
     milvus_uri: str | None = None  # KB_MILVUS_URI, e.g. http://127.0.0.1:19530
+    draft_days: float = DEFAULT_DRAFT_DAYS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -88,6 +97,7 @@ class Settings:
             max_upload_mb=_positive(env, "KB_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB),
             max_rows=int(_positive(env, "KB_MAX_ROWS", DEFAULT_MAX_ROWS)),
             max_field_chars=int(_positive(env, "KB_MAX_FIELD_CHARS", DEFAULT_MAX_FIELD_CHARS)),
+            max_columns=int(_positive(env, "KB_MAX_COLUMNS", DEFAULT_MAX_COLUMNS)),
             manager_password_hash=text["KB_MANAGER_PASSWORD_HASH"],
             manager_password=env.get("KB_MANAGER_PASSWORD") or None,
             fault=text["KB_FAULT"],
@@ -95,6 +105,7 @@ class Settings:
             backend=backend,
             postgres_url=text["KB_POSTGRES_URL"],
             milvus_uri=text["KB_MILVUS_URI"],
+            draft_days=_positive(env, "KB_DRAFT_DAYS", DEFAULT_DRAFT_DAYS),
         )
 
     def limits(self, max_upload_mb: float | None = None, max_rows: int | None = None,
@@ -102,7 +113,8 @@ class Settings:
         """Input limits: explicit values (CLI flags) first, then these settings."""
         mb = max_upload_mb or self.max_upload_mb
         return Limits(max_upload_bytes=int(mb * 1024 * 1024), max_rows=max_rows or self.max_rows,
-                      max_field_chars=max_field_chars or self.max_field_chars)
+                      max_field_chars=max_field_chars or self.max_field_chars,
+                      max_columns=self.max_columns)
 
 
 def prefer_passive_openmp() -> None:

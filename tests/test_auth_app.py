@@ -102,7 +102,7 @@ def test_admin_page_shows_the_audit_log_to_managers_only(protected: Path) -> Non
     assert not at.dataframe  # staff see only the sign-in form
     _sign_in(at, "admin_auth", "管理者A", PASSWORD)
     log = at.dataframe[0].value
-    assert list(log["操作"]) == ["ingest_document"] and list(log["対象"]) == ["faq.md"]
+    assert list(log["操作"]) == ["マニュアルの登録"] and list(log["対象"]) == ["faq.md"]
     assert any("管理者：管理者A" in c.value for c in at.sidebar.caption)
     at.sidebar.button(key="admin_auth_sign_out").click().run()
     assert not at.dataframe

@@ -68,6 +68,36 @@ def test_parallel_ingest_stores_what_serial_ingest_stores(
     assert _chunks(tmp_path / "parallel") == _chunks(tmp_path / "serial")
 
 
+@pytest.mark.real_model
+@pytest.mark.skipif(cores() < 2, reason="one core: reindex never starts encoder processes")
+def test_reindex_on_encoder_processes_stores_what_serial_reindex_stores(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`kb reindex --model` of a large base embeds on one process per core, as ingest does."""
+    ledger = _sample_ledger(tmp_path / "ledger.csv", 30)
+    for name in ("serial", "parallel"):
+        with KnowledgeBase.open(tmp_path / name, model="hashing-test") as base:
+            base.ingest_ledger(ledger)
+    pools: list[object] = []
+    pool_for = encoding.Encoder._pool_for
+
+    def spy(self: encoding.Encoder, n: int) -> object:
+        pools.append(pool_for(self, n))
+        return pools[-1]
+
+    monkeypatch.setattr(encoding.Encoder, "_pool_for", spy)
+    monkeypatch.setenv("KB_EMBED_WORKERS", "1")
+    with KnowledgeBase.open(tmp_path / "serial", model="hashing-test") as base:
+        base.reindex("multilingual-e5-small")
+    assert pools and not any(pools)
+    monkeypatch.delenv("KB_EMBED_WORKERS")
+    monkeypatch.setattr(encoding, "PARALLEL_MIN", 1)
+    with KnowledgeBase.open(tmp_path / "parallel", model="hashing-test") as base:
+        base.reindex("multilingual-e5-small")
+        assert base.stats().model == "multilingual-e5-small"
+    assert any(pools)
+    assert _chunks(tmp_path / "parallel") == _chunks(tmp_path / "serial")
+
+
 def test_killed_ingest_resumes_with_what_it_had_embedded(tmp_path: Path) -> None:
     """SIGKILL right after the first encoder task was cached: the re-run embeds the rest only,
     and the base equals one ingested in one go."""

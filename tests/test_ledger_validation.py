@@ -158,11 +158,13 @@ def test_unclosed_quote_does_not_silently_swallow_later_rows(tmp_path: Path) -> 
     assert "never closed" in error.message and "lines 3-5" in error.message
 
 
-def test_giant_cell_is_a_file_error_not_a_crash(tmp_path: Path) -> None:
+def test_giant_cell_rejects_its_row_not_the_file(tmp_path: Path) -> None:
+    """Over csv's own 131,072-character cap too (issue 16, item 16): the row, with its column."""
     path = tmp_path / "huge.csv"
     path.write_text('管理番号,クレーム内容\nA,"' + "あ" * 200_000 + "\n", encoding="utf-8")
-    with pytest.raises(IngestError, match=r"huge\.csv: line 2: field larger than field limit"):
-        read_ledger(path)
+    read = read_ledger(path)
+    [error] = read.errors
+    assert str(error).startswith(f"{path}, line 2, column 'クレーム内容': 200,000 characters")
 
 
 # --- file-level problems ------------------------------------------------------------------

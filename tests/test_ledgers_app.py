@@ -91,8 +91,9 @@ def test_invalid_rows_block_until_skipped_and_are_offered_as_rejects(tmp_path: P
     at = _ok(AppTest.from_function(_page, default_timeout=90).run())
     _upload(at, "bad.csv", _csv(HEADERS, rows, "utf-8"))
     errors = at.dataframe[1].value
-    assert list(errors["位置"]) == ["line 4", "line 7"]
+    assert list(errors["位置"]) == ["4 行目", "7 行目"]
     assert list(errors["列"]) == ["受付日", "クレーム内容"]
+    assert list(errors["理由"]) == ["存在しない日付です：「2024/13/45」", "クレーム内容が空です"]
     assert "不備 2 行" in at.info[0].value
     assert any("何も書き込まれていません" in w.value for w in at.warning)
     go = next(b for b in at.button if b.key.endswith("_go"))
@@ -106,6 +107,29 @@ def test_invalid_rows_block_until_skipped_and_are_offered_as_rejects(tmp_path: P
     assert any(b.proto.label == "除外した行をダウンロード（CSV）" for b in rejects)
     with KnowledgeBase.open(_base(tmp_path)) as kb:
         assert kb.stats().cases == 6 and kb.get_case("T-003") is None
+
+
+def test_the_dry_run_line_leaves_once_the_import_is_done(tmp_path: Path) -> None:
+    at = _ok(AppTest.from_function(_page, default_timeout=90).run())
+    _upload(at, "ledger.csv", _csv(HEADERS, ROWS, "utf-8"))
+    assert any("取り込むと" in i.value for i in at.info)
+    _ok(next(b for b in at.button if b.key.endswith("_go")).click().run())
+    assert "ledger.csv：新規 8 件" in at.success[0].value.replace("\\", "")
+    assert not any("取り込むと" in i.value for i in at.info)  # only the result, not the plan
+    assert not [b for b in at.button if b.key.endswith("_go")]
+    _upload(at, "ledger2.csv", _csv(HEADERS, ROWS[:2], "utf-8"))  # the next file: a new plan
+    assert any("変更なし 2 件" in i.value for i in at.info)
+
+
+def test_invalid_rows_read_in_english_in_the_english_ui(tmp_path: Path) -> None:
+    rows = [list(r) for r in ROWS]
+    rows[2][1] = "2024/13/45"
+    at = _ok(AppTest.from_function(_page, default_timeout=90).run())
+    at.session_state["lang"] = "en"
+    _upload(at, "bad.csv", _csv(HEADERS, rows, "utf-8"))
+    errors = at.dataframe[1].value
+    assert list(errors["Where"]) == ["line 4"]
+    assert list(errors["Reason"]) == ["no such date '2024/13/45'"]
 
 
 def test_wrong_encoding_choice_is_explained(tmp_path: Path) -> None:

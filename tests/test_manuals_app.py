@@ -64,3 +64,26 @@ def test_delete_needs_confirmation(base: Path) -> None:
     assert any("old\\.md を削除しました" in s.value for s in at.success)  # shown escaped
     with KnowledgeBase.open(base) as kb:
         assert [d.id for d in kb.documents()] == ["rules.pdf"]
+
+
+def _search_page() -> None:
+    from ui import search
+    from ui.state import knowledge_base
+
+    search.render(knowledge_base())
+
+
+def test_search_in_manuals_only(base: Path, ledger: Path) -> None:
+    """Issue 15, item 20: staff can look up the manuals without any case in the way."""
+    with KnowledgeBase.open(base) as kb:
+        kb.ingest_ledger(ledger)
+    at = AppTest.from_function(_search_page, default_timeout=60).run()
+    at.sidebar.radio(key="scope").set_value("manuals").run()
+    at.text_area(key="query").input("有給休暇は何日もらえますか").run()
+    assert not at.exception, at.exception
+    text = "\n".join(m.value for m in at.markdown)
+    assert "就業規則" in text and "六か月継続勤務した者には" in text
+    assert "クレーム内容" not in text and not [b for b in at.button if b.key.startswith("fb_")]
+    assert any("マニュアルの該当箇所" in c.value for c in at.caption)
+    at.sidebar.radio(key="scope").set_value("all").run()
+    assert [b for b in at.button if b.key.startswith("fb_")]  # cases again, with feedback

@@ -144,3 +144,23 @@ def test_writer_sees_a_manual_another_process_added_meanwhile(kb: KnowledgeBase,
     passages = kb.search("誤配送で別の商品が届いた", mode="dense").passages
     assert passages and passages[0].document_id == "delivery.md"
     assert len(kb.indexes.passage_vectors) == _count(kb, "doc_chunks")
+
+
+def test_a_long_pdf_reports_each_page_then_its_embedding(kb: KnowledgeBase, tmp_path: Path) -> None:
+    """A 93-page manual sat at 「処理中… (1/1)」 for minutes: the bar now moves page by page,
+    then passage batch by batch (issue 15, item 19)."""
+    from kb.write.documents import PASSAGE_BATCH
+    from tests.pdfgen import write_pdf
+
+    pages = [[f"第{n}条 返品の受付", f"未使用品は受領後八日以内なら返品できる。条文{n}の説明。"]
+             for n in range(1, 13)]
+    seen: list[tuple[int, int, str]] = []
+    report = kb.ingest_document(write_pdf(tmp_path / "rules.pdf", pages),
+                                progress=lambda done, total, stage: seen.append((done, total, stage)))
+    assert report.pages == 12
+    assert [(d, t) for d, t, s in seen if s == "pages"] == [(n, 12) for n in range(1, 13)]
+    embeds = [(d, t) for d, t, s in seen if s == "embed"]
+    assert embeds and embeds[-1][0] == embeds[-1][1] == report.passages
+    assert len(embeds) == -(-report.passages // PASSAGE_BATCH)
+    stages = [s for _, _, s in seen]
+    assert stages.index("embed") > max(i for i, s in enumerate(stages) if s == "pages")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from streamlit.testing.v1 import AppTest
 
-from ingest.masking import MaskPolicy, describe_counts, mask_case, mask_text
+from ingest.masking import MaskPolicy, describe_counts, mask_case, mask_text, masked_id
 from ingest.records import Case
 from kb import KnowledgeBase
 from kb.cli.main import main
@@ -94,13 +95,16 @@ def test_dates_amounts_and_order_ids_survive(text: str) -> None:
 
 
 def test_masking_is_idempotent_and_keeps_ids_and_dates() -> None:
-    case = Case(id="090-1234-5678", content=f"電話 {PHONES[0]}", date="2024-04-01",
+    case = Case(id="T-090-1", content=f"電話 {PHONES[0]}", date="2024-04-01",
                 metadata={"氏名": "山田太郎", "メモ": EMAILS[0]})
     once, counts = mask_case(case, MaskPolicy())
     assert once.id == case.id and once.date == "2024-04-01"
     assert once.content == "電話 ＜電話番号＞"
     assert once.metadata == {"氏名": "＜氏名＞", "メモ": "＜メール＞"}
     assert describe_counts(counts) == "masked 1 phone number, 1 e-mail address, 1 name"
+    # An id that is a phone number gets a stable stand-in (issue 16): the same one every time.
+    phone_id, _ = mask_case(dataclasses.replace(case, id=PHONES[0]), MaskPolicy())
+    assert phone_id.id == masked_id(PHONES[0]) and PHONES[0] not in repr(phone_id)
     twice, again = mask_case(once, MaskPolicy())
     assert twice == once and not again
 

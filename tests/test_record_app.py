@@ -82,6 +82,9 @@ def test_draft_survives_a_reload(sample_base: Path) -> None:
     _ok(at.text_area(key="rec_cause").input("価格マスタの更新漏れ").run())
     reloaded = AppTest.from_function(_record_page, default_timeout=60)
     reloaded.query_params["draft"] = token
+    # The same browser: AppTest has no cookies, so the browser's secret is carried over by hand
+    # (ui/browser_id.py; tests/test_drafts.py shows another browser with the URL gets nothing).
+    reloaded.session_state["_kb_browser_secret"] = at.session_state["_kb_browser_secret"]
     _ok(reloaded.run())
     assert reloaded.text_area(key="rec_content").value == "レシートの金額が店頭表示より高かった"
     assert reloaded.text_area(key="rec_cause").value == "価格マスタの更新漏れ"

@@ -111,3 +111,20 @@ def test_filters_combine(kb: KnowledgeBase) -> None:
 def test_filter_with_no_match_returns_nothing(kb: KnowledgeBase) -> None:
     result = kb.search("届かない", filters=Filters(products=("存在しない商品",)))
     assert result.hits == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_search_many_gives_what_each_search_gives_in_order(kb: KnowledgeBase, mode: str) -> None:
+    """search_many embeds the next batch while it ranks this one: more queries than one batch
+    come back in their order, each as a single search ranks it."""
+    from kb.search.searcher import SEARCH_BATCH
+
+    words = ["荷物が届かない", "二回請求されている", "ギシギシ音がする", "返品したい", "宇宙旅行"]
+    queries = [f"{w} {n}" for n in range(SEARCH_BATCH // 2 + 1) for w in words]
+    assert len(queries) > 2 * SEARCH_BATCH
+    many = kb.search_many(queries, top_k=3, mode=mode)
+    assert [r.query for r in many] == queries
+    for query, result in zip(queries, many, strict=True):
+        single = kb.search(query, top_k=3, mode=mode)
+        assert [h.case.id for h in result.hits] == [h.case.id for h in single.hits], query
+    assert kb.search_many([], mode=mode) == []

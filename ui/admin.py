@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from kb import AuditEvent, KnowledgeBase, Settings
-from ui import auth
+from ui import auth, messages
 from ui.auth import acting_as, require_manager
 from ui.i18n import tr
 from ui.progress import progress_bar
@@ -23,7 +23,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "action": ("操作", "Action"),
     "all": ("すべて", "All"),
     "empty": ("記録はまだありません。", "Nothing recorded yet."),
-    "col_at": ("日時（UTC）", "When (UTC)"),
+    "col_at": ("日時（日本時間）", "When (Japan time, JST)"),
     "col_actor": ("実行者", "Who"),
     "col_action": ("操作", "Action"),
     "col_target": ("対象", "Target"),
@@ -49,16 +49,15 @@ TEXT: dict[str, tuple[str, str]] = {
     "reindex_go": ("再インデックスを実行", "Re-index now"),
     "reindexed": ("再インデックスが完了しました（{chunks:,} 件）。", "Re-indexed ({chunks:,} chunks)."),
 }
-ACTIONS = ("ingest_ledger", "ingest_cases", "delete_cases", "ingest_document", "delete_document",
-           "reindex", "calibrate")
+ACTIONS = tuple(messages.ACTIONS)  # every action the core records, retire/restore included
 
 
 def _table(events: list[AuditEvent]) -> pd.DataFrame:
     return pd.DataFrame([{
-        tr(TEXT, "col_at"): e.at.replace("T", " ").removesuffix("+00:00"),
-        tr(TEXT, "col_actor"): e.actor, tr(TEXT, "col_action"): e.action,
-        tr(TEXT, "col_target"): e.target,
-        tr(TEXT, "col_counts"): ", ".join(f"{k} {v}" for k, v in e.counts.items() if v),
+        tr(TEXT, "col_at"): messages.when(e.at),
+        tr(TEXT, "col_actor"): e.actor, tr(TEXT, "col_action"): messages.action(e.action),
+        tr(TEXT, "col_target"): messages.target(e.target),
+        tr(TEXT, "col_counts"): messages.counts(e.counts),
         tr(TEXT, "col_detail"): e.detail} for e in events])
 
 
@@ -95,7 +94,7 @@ def render(kb: KnowledgeBase) -> None:
     st.subheader(tr(TEXT, "log"))
     left, right = st.columns(2)
     limit = left.number_input(tr(TEXT, "limit"), 1, 10000, 200, key="audit_limit")
-    labels = {"": tr(TEXT, "all"), **{a: a for a in ACTIONS}}
+    labels = {"": tr(TEXT, "all"), **{a: messages.action(a) for a in ACTIONS}}
     action = right.selectbox(tr(TEXT, "action"), list(labels), format_func=labels.__getitem__,
                              key="audit_action")
     events = kb.audit_events(int(limit), action or None)

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-import time
+import math
 
 import streamlit as st
 
 from kb import (
     PasswordFormatError,
     Settings,
+    SignInThrottle,
     acting_as,
     check_format,
     default_actor,
@@ -29,6 +30,7 @@ from kb import (
     verify_password,
 )
 from ui.i18n import tr
+from ui.state import knowledge_base
 
 __all__ = ["acting_as", "current_manager", "require_manager", "sign_out_button"]
 
@@ -41,6 +43,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "sign_in": ("サインイン", "Sign in"),
     "sign_in_oidc": ("組織のアカウントでサインイン", "Sign in with your organisation account"),
     "wrong": ("パスワードが違います。", "Wrong password."),
+    "locked": ("サインインの失敗が続いたため、{seconds} 秒後まで受け付けません。",
+               "Too many failed sign-ins: try again in {seconds} s."),
     "need_name": ("お名前を入力してください。", "Enter your name."),
     "not_manager": ("{user} さんは管理者として登録されていません。",
                     "{user} is not registered as a manager."),
@@ -175,6 +179,22 @@ def require_manager(key: str = "auth") -> str | None:
     return None
 
 
+@functools.cache
+def _throttle() -> SignInThrottle:
+    """One per app process: failed sign-ins of every session count (kb/passwords.py)."""
+    return SignInThrottle()
+
+
+def _client() -> str:
+    """Who is signing in, as the lockout counts them: the connection's address (Streamlit
+    reports None for this computer; no address at all in an in-process AppTest)."""
+    try:
+        ip = st.context.ip_address
+    except Exception:
+        ip = None
+    return ip if isinstance(ip, str) and ip else "127.0.0.1"
+
+
 def _password_form(key: str) -> None:
     with st.form(f"{key}_form", clear_on_submit=True):
         name = st.text_input(tr(TEXT, "name"), key=f"{key}_name")
@@ -182,14 +202,18 @@ def _password_form(key: str) -> None:
         submitted = st.form_submit_button(tr(TEXT, "sign_in"))
     if not submitted:
         return
-    stored = password_hash()
-    if not name.strip():
+    stored, client = password_hash(), _client()
+    if (wait := _throttle().wait_left(client)) > 0:  # checked before any password is hashed
+        st.error(tr(TEXT, "locked", seconds=math.ceil(wait)))
+    elif not name.strip():
         st.error(tr(TEXT, "need_name"))
     elif stored and verify_password(password, stored):
+        _throttle().succeeded(client)
         st.session_state[_SESSION_KEY] = name.strip()
         st.rerun()
     else:
-        time.sleep(1.0)  # slows guessing; the password itself never leaves this process
+        _throttle().failed(client)
+        knowledge_base().audit_failed_sign_in(client, name.strip())
         st.error(tr(TEXT, "wrong"))
 
 

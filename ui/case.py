@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ingest.case_form import case_from_form
+from ingest.case_form import METADATA_FIELDS, case_from_form
 from ingest.records import Case
+from ingest.values import status_of
 from kb import KnowledgeBase
-from ui import case_fields
-from ui.auth import acting_as, current_manager, require_manager
+from ui import case_fields, history
+from ui.auth import acting_as, require_manager
+from ui.case_fields import case_facts
 from ui.i18n import field_label, tr
+from ui.state import warm_clusters
 from ui.text import escape_markdown
 
 TEXT: dict[str, tuple[str, str]] = {
-    "nav": ("事例", "Case"),
+    "nav": ("事例を開く", "Open a case"),
     "pick": ("管理番号を入力してください（検索結果の「詳細・編集」からも開けます）。",
              "Enter a case ID (or open one from a search result)."),
     "missing": ("事例 {id} は見つかりません。", "No case {id}."),
@@ -43,8 +46,7 @@ TEXT: dict[str, tuple[str, str]] = {
 
 
 def _show(case: Case) -> None:
-    facts = " ・ ".join(escape_markdown(x) for x in
-                       (case.date or "", case.category, case.product, case.channel, case.status)
+    facts = " ・ ".join(escape_markdown(x) for x in [*case_facts(case), status_of(case.status)]
                        if x)
     badge = f"  :red-background[{field_label('escalated')}]" if case.escalated else ""
     st.markdown(f"{facts}{badge}  \n{field_label('id')} {escape_markdown(case.id)}"
@@ -53,7 +55,10 @@ def _show(case: Case) -> None:
         value = getattr(case, name)
         st.markdown(f"**{field_label(name)}**  \n"
                     f"{escape_markdown(value) if value else field_label('none')}")
+    shown = set(METADATA_FIELDS.values())  # 担当部署 is among the facts above
     for key, value in case.metadata.items():
+        if key in shown:
+            continue
         st.markdown(f"**{escape_markdown(key)}**{'：'}{escape_markdown(value)}")
 
 
@@ -73,8 +78,9 @@ def _edit(kb: KnowledgeBase, case: Case) -> None:
             if edited == case:
                 st.info(tr(TEXT, "unchanged"))
                 return
-            with acting_as(current_manager() or "staff (app)"):
-                kb.ingest_cases([edited])
+            with acting_as(history.staff_actor()):
+                kb.ingest_cases([edited], detail=history.changes_detail(case, edited))
+            warm_clusters(kb)
             st.session_state["case_message"] = tr(TEXT, "saved")
             st.rerun()
 
@@ -92,7 +98,8 @@ def _retire(kb: KnowledgeBase, case: Case, retired: str | None) -> None:
             st.rerun()
         return
     st.caption(tr(TEXT, "retire_help"))
-    confirm = st.checkbox(tr(TEXT, "retire_confirm", id=case.id), key="case_retire_confirm")
+    confirm = st.checkbox(escape_markdown(tr(TEXT, "retire_confirm", id=case.id)),
+                          key="case_retire_confirm")
     if st.button(tr(TEXT, "retire"), key="case_retire", disabled=not confirm):
         with acting_as(manager):
             kb.retire_cases([case.id])
@@ -102,16 +109,21 @@ def _retire(kb: KnowledgeBase, case: Case, retired: str | None) -> None:
 
 
 def render(kb: KnowledgeBase) -> None:
+    history.back_to_results()
+
+    def open_picked() -> None:  # another case by its id, at its own URL (case?id=…)
+        if picked := st.session_state.get("case_pick", "").strip():
+            st.query_params["id"] = picked
+
+    st.sidebar.text_input(tr(TEXT, "pick"), key="case_pick", on_change=open_picked)
     case_id = st.query_params.get("id") or ""
     if not case_id:
-        case_id = st.text_input(tr(TEXT, "pick"), key="case_pick").strip()
-        if not case_id:
-            return
+        return
     case = kb.get_case(case_id)
     if case is None:
         st.error(escape_markdown(tr(TEXT, "missing", id=case_id)))
         return
-    st.title(case.title or case.id)
+    st.title(escape_markdown(case.title or case.id))  # ledger text: never markup
     if message := st.session_state.pop("case_message", None):
         st.success(escape_markdown(message))
     retired = kb.retired_at(case.id)
@@ -121,3 +133,4 @@ def render(kb: KnowledgeBase) -> None:
     if not retired:
         _edit(kb, case)
     _retire(kb, case, retired)
+    history.show(kb, case.id)

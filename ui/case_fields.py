@@ -11,14 +11,18 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from ingest.case_form import REQUIRED, STATUSES, parse_when
+from ingest.case_form import METADATA_FIELDS, REQUIRED, SEVERITIES, STATUSES, parse_when
 from ingest.records import Case
+from ingest.values import status_of
 from kb import KnowledgeBase
 from ui.i18n import field_label, tr
+from ui.text import escape_markdown
 
 TEXT: dict[str, tuple[str, str]] = {
-    "date": ("発生日", "Date"),
-    "time": ("発生時刻", "Time"),
+    "date": ("受付日", "Date received"),
+    "time": ("受付時刻", "Time received"),
+    "department": ("担当部署", "Department"),
+    "severity_none": ("未設定", "Not set"),
     "required_note": ("* は必須項目です。", "* marks a required field."),
     "escalated_unknown": ("不明", "Unknown"),
     "escalated_no": ("なし", "No"),
@@ -33,11 +37,22 @@ TEXT: dict[str, tuple[str, str]] = {
 ESCALATED = {"unknown": None, "no": False, "yes": True}
 _LONG = ("content", "customer_request", "cause", "response", "prevention")
 _CHOICE = ("channel", "product", "category")
+_SHORT = ("title", "status", "severity", *METADATA_FIELDS)
 
 
 def _label(name: str) -> str:
-    base = tr(TEXT, name) if name in ("date", "time") else field_label(name)
+    base = tr(TEXT, name) if name in ("date", "time", *METADATA_FIELDS) else field_label(name)
     return f"{base} *" if name in REQUIRED else base
+
+
+def case_facts(case: Case) -> list[str]:
+    """The short facts of a case, in one order on cards and the case page: 受付日, 分類, 商品,
+    受付経路, 重要度, 担当部署 (labelled where a bare value would not say what it is)."""
+    who = [f"{tr(TEXT, n)} {case.metadata[c]}" for n, c in METADATA_FIELDS.items()
+           if case.metadata.get(c)]
+    severity = [f"{field_label('severity')} {case.severity}"] if case.severity else []
+    return [x for x in (case.date or "", case.category, case.product, case.channel) if x] + \
+        severity + who
 
 
 def values_from_case(case: Case) -> dict[str, object]:
@@ -45,7 +60,9 @@ def values_from_case(case: Case) -> dict[str, object]:
     day, time = parse_when(case.date)
     flag = next(k for k, v in ESCALATED.items() if v == case.escalated)
     return {"date": day, "time": time, "escalated": flag,
-            **{n: getattr(case, n) for n in (*_LONG, *_CHOICE, "title", "status")}}
+            **{n: getattr(case, n) for n in (*_LONG, *_CHOICE, "title", "severity")},
+            "status": status_of(case.status) or STATUSES[0],
+            **{n: case.metadata.get(column, "") for n, column in METADATA_FIELDS.items()}}
 
 
 def to_draft(values: dict[str, object]) -> dict[str, object]:
@@ -72,13 +89,14 @@ def reset(prefix: str) -> None:
     """Empty the form before it is drawn. Values are set, not deleted: a browser keeps showing
     what was typed in a widget whose state was merely deleted."""
     preset(prefix, {"date": dt.date.today(), "time": None, "escalated": "unknown",
-                    "status": STATUSES[0], **dict.fromkeys((*_LONG, "title"), ""),
+                    "status": STATUSES[0], "severity": "",
+                    **dict.fromkeys((*_LONG, "title", *METADATA_FIELDS), ""),
                     **dict.fromkeys(_CHOICE)})
 
 
 def current(prefix: str) -> dict[str, object]:
     """The form's values as the widgets hold them now."""
-    names = ("date", "time", "escalated", "title", "status", *_LONG, *_CHOICE)
+    names = ("date", "time", "escalated", *_SHORT, *_LONG, *_CHOICE)
     return {n: st.session_state.get(prefix + n) for n in names}
 
 
@@ -91,7 +109,7 @@ def form_values(prefix: str) -> dict[str, object]:
 
 def draw(kb: KnowledgeBase, prefix: str, on_change: Callable[[], None] | None = None) -> None:
     """The widgets, Japanese labels first, required ones marked with *."""
-    st.caption(tr(TEXT, "required_note"))
+    st.caption(escape_markdown(tr(TEXT, "required_note")))  # a leading * would be a bullet
     facets = kb.facets()
     st.session_state.setdefault(prefix + "date", dt.date.today())
     left, right = st.columns(2)
@@ -109,6 +127,7 @@ def draw(kb: KnowledgeBase, prefix: str, on_change: Callable[[], None] | None = 
         column.selectbox(_label(name), options, key=prefix + name,
                          accept_new_options=True, placeholder=tr(TEXT, "choose_or_type"),
                          on_change=on_change)
+    _who_and_how_serious(prefix, on_change)
     st.text_input(field_label("title"), key=prefix + "title", on_change=on_change)
     st.text_area(_label("content"), key=prefix + "content", height=120, on_change=on_change,
                  help=tr(TEXT, "content_help"))
@@ -129,6 +148,21 @@ def draw(kb: KnowledgeBase, prefix: str, on_change: Callable[[], None] | None = 
     st.session_state.setdefault(prefix + "status", statuses[0])
     right.selectbox(field_label("status"), statuses, key=prefix + "status",
                     accept_new_options=True, on_change=on_change)
+
+
+def _who_and_how_serious(prefix: str, on_change: Callable[[], None] | None) -> None:
+    """重要度 and 担当部署: one row under the choices."""
+    severity, department, _ = st.columns(3)
+    options = ["", *SEVERITIES]
+    held = st.session_state.get(prefix + "severity")
+    if held and held not in options:
+        options.append(held)
+    st.session_state.setdefault(prefix + "severity", "")
+    unset = tr(TEXT, "severity_none")  # looked up now: format_func may run outside this run
+    severity.selectbox(field_label("severity"), options, key=prefix + "severity",
+                       format_func=lambda v: v or unset, on_change=on_change)
+    st.session_state.setdefault(prefix + "department", "")
+    department.text_input(_label("department"), key=prefix + "department", on_change=on_change)
 
 
 def show_problems(problems: dict[str, str]) -> None:

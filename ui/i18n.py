@@ -48,3 +48,9 @@ def tr(table: dict[str, tuple[str, str]], key: str, **values: object) -> str:
 
 def field_label(name: str) -> str:
     return tr(COMMON, name)
+
+
+def select_all() -> bool:
+    """Whether a multiselect offers Streamlit's "Select all": its label is English only, so
+    the Japanese UI leaves it out (Streamlit cannot translate it; README, 画面の英語表記)."""
+    return lang() == "en"

@@ -22,10 +22,11 @@ from ingest.masking import MaskPolicy, describe_counts, mask_case
 from ingest.records import CASE_FIELDS
 from ingest.tables import LEDGER_SUFFIXES, TEXT_ENCODINGS, read_table
 from kb import KnowledgeBase, export, table
-from ui import nav
+from ui import messages, nav
 from ui.auth import acting_as, require_manager
-from ui.i18n import field_label, lang, tr
+from ui.i18n import field_label, lang, select_all, tr
 from ui.progress import progress_bar
+from ui.state import warm_clusters
 from ui.text import escape_markdown
 
 TEXT: dict[str, tuple[str, str]] = {
@@ -114,8 +115,9 @@ def _mapping_editor(headers: list[str], key: str) -> dict[str, str] | None:
 
 
 def _errors_table(read: LedgerRead) -> pd.DataFrame:
-    return pd.DataFrame([{tr(TEXT, "col_where"): e.location, tr(TEXT, "col_field"): e.field,
-                          tr(TEXT, "col_reason"): e.message} for e in read.errors])
+    return pd.DataFrame([{tr(TEXT, "col_where"): messages.place(e.location),
+                          tr(TEXT, "col_field"): e.field,
+                          tr(TEXT, "col_reason"): messages.reason(e.message)} for e in read.errors])
 
 
 def _read_upload(path: Path, upload: object, key: str
@@ -149,6 +151,8 @@ def _read_upload(path: Path, upload: object, key: str
 def _import(kb: KnowledgeBase, upload: object, manager: str) -> None:
     path = _saved_upload(upload)
     key = f"lg_{path.parent.name}"
+    if st.session_state.get("lg_imported") == key:
+        return  # imported: its result is shown below, and the dry run before it is stale
     loaded = _read_upload(path, upload, key)
     if loaded is None:
         return
@@ -171,28 +175,34 @@ def _import(kb: KnowledgeBase, upload: object, manager: str) -> None:
         skip = st.checkbox(tr(TEXT, "skip"), key=f"{key}_skip")
         if not skip:
             st.warning(tr(TEXT, "blocked"))
-    if st.button(tr(TEXT, "go"), type="primary", key=f"{key}_go",
-                 disabled=bool(read.errors) and not skip):
-        _run_import(kb, path, upload.name, overrides, encoding, skip, manager)
+    go = st.button(tr(TEXT, "go"), type="primary", key=f"{key}_go",
+                   disabled=bool(read.errors) and not skip)
+    if go and _run_import(kb, path, upload.name, overrides, encoding, skip, manager):
+        st.session_state["lg_imported"] = key
+        st.rerun()
 
 
 def _run_import(kb: KnowledgeBase, path: Path, name: str, overrides: dict[str, str],
-                encoding: str | None, skip: bool, manager: str) -> None:
-    """The import itself, with a progress bar; its report is shown on the next run."""
+                encoding: str | None, skip: bool, manager: str) -> bool:
+    """The import itself, with a progress bar; its report is shown on the next run.
+    False (with the reason shown) when nothing was imported."""
     progress, bar = progress_bar(lambda stage, done, total: tr(
         TEXT, "working", stage=stage, done=done, total=total))
 
     try:
-        with acting_as(manager):
-            report = kb.ingest_ledger(path, overrides, skip_invalid=skip, progress=progress,
-                                      encoding=encoding)
+        # A handle of its own: other sessions' searches on `kb` go on during the import.
+        with acting_as(manager), kb.separate_writer() as writer:
+            report = writer.ingest_ledger(path, overrides, skip_invalid=skip, progress=progress,
+                                          encoding=encoding)
     except IngestError as exc:
         st.error(escape_markdown(exc.message))
-        return
+        return False
     bar.empty()
+    warm_clusters(kb)  # the clusters page then opens on a ready result
     rejects = Path(report.rejects_file).read_bytes() if report.rejects_file else None
     st.session_state["lg_report"] = (name, report.new, report.updated, report.unchanged,
                                      report.rejected, rejects, dict(report.masked))
+    return True
 
 
 def _last_report() -> None:
@@ -232,7 +242,8 @@ def _retired(kb: KnowledgeBase, manager: str) -> None:
                            tr(TEXT, "col_retired"): when[:16].replace("T", " ")}
                           for c, when in items])
     st.dataframe(frame, hide_index=True, width="stretch")
-    picked = st.multiselect(tr(TEXT, "restore"), [c.id for c, _ in items], key="lg_restore_ids")
+    picked = st.multiselect(tr(TEXT, "restore"), [c.id for c, _ in items], key="lg_restore_ids",
+                            select_all=select_all())
     if picked and st.button(tr(TEXT, "restore"), key="lg_restore"):
         with acting_as(manager):
             restored = kb.restore_cases(picked)

@@ -10,6 +10,7 @@ from ingest.errors import IngestError
 from kb import DocumentInfo, KnowledgeBase
 from ui.auth import acting_as, require_manager
 from ui.i18n import tr
+from ui.progress import progress_bar
 from ui.text import escape_markdown
 
 TEXT: dict[str, tuple[str, str]] = {
@@ -67,20 +68,29 @@ def _report_line(report: object) -> str:
 
 
 def _ingest_uploads(kb: KnowledgeBase, files: list, manager: str) -> None:
-    progress = st.progress(0.0)
+    # One bar for the batch: which file, then the embedding of its passages as it goes (a
+    # 93-page PDF sat at 「処理中… (1/1)」 for minutes with nothing moving).
+    now = {"name": "", "i": 0}
+
+    def describe(stage: str, done: int, total: int) -> str:
+        text = tr(TEXT, "working", name=now["name"], i=now["i"], n=len(files))
+        return f"{text} {stage} {done}/{total}" if stage else text
+
+    progress, bar = progress_bar(describe)
     for i, upload in enumerate(files, start=1):
-        progress.progress((i - 1) / len(files), text=tr(TEXT, "working", name=upload.name, i=i,
-                                                        n=len(files)))
+        now.update(name=upload.name, i=i)
+        bar.progress((i - 1) / len(files), text=describe("", 0, 0))
         try:
             with acting_as(manager):
-                report = kb.ingest_document(data=upload.getvalue(), name=upload.name)
+                report = kb.ingest_document(data=upload.getvalue(), name=upload.name,
+                                            progress=progress)
         except IngestError as exc:
             st.error(escape_markdown(tr(TEXT, "failed", name=upload.name, error=exc.message)))
             continue
         (st.info if report.status == "unchanged" else st.success)(escape_markdown(_report_line(report)))
         for warning in report.warnings:
             st.warning(escape_markdown(f"{upload.name}: {warning}"))
-    progress.progress(1.0, text="")
+    bar.empty()
 
 
 def _table(items: list[DocumentInfo]) -> pd.DataFrame:

@@ -29,3 +29,10 @@ def link(name: str, label: str, key_params: dict[str, str] | None = None,
         st.caption(label)
         return
     st.page_link(target, label=label, query_params=key_params, icon=icon)
+
+
+def switch(name: str) -> None:
+    """Go to page `name` (its own URL); used by the root page, which only hands over."""
+    target = page(name)
+    if target is not None:
+        st.switch_page(target)

@@ -15,6 +15,7 @@ from kb import (
     CaseHit,
     Filters,
     KnowledgeBase,
+    NoteFields,
     PassageHit,
     SearchResult,
     export,
@@ -23,9 +24,10 @@ from kb import (
     match_spans,
     tokens,
 )
-from ui import nav
+from ui import history, nav
+from ui.case_fields import case_facts
 from ui.filters import period_filter
-from ui.i18n import field_label, lang, tr
+from ui.i18n import field_label, lang, select_all, tr
 from ui.text import escape_markdown
 
 TEXT: dict[str, tuple[str, str]] = {
@@ -81,9 +83,18 @@ TEXT: dict[str, tuple[str, str]] = {
     "given_down": ("「役に立たない」を記録済み", "Saved as not helpful"),
     "handover": ("引き継ぎメモ（二次対応へ）", "Hand-over note (for escalation)"),
     "request": ("お客様の要望", "What the customer asks for"),
+    "staff": ("担当者名", "Your name"),
+    "order": ("注文番号", "Order number"),
+    "said": ("お客様にお伝え済みの内容", "What has already been told to the customer"),
     "download_md": ("Markdownでダウンロード", "Download as Markdown"),
     "download_html": ("印刷用（HTML）をダウンロード", "Download printable (HTML)"),
     "manuals": ("関連するマニュアル", "Manual passages that apply"),
+    "scope": ("検索対象", "Search in"),
+    "scope_all": ("事例とマニュアル", "Cases and manuals"),
+    "scope_manuals": ("マニュアルのみ", "Manuals only"),
+    "manual_count": ("マニュアルの該当箇所 {n} 件（{ms:.0f} ms）", "{n} manual passages ({ms:.0f} ms)"),
+    "no_manuals": ("該当するマニュアルの箇所はありません（マニュアル管理で登録できます）。",
+                   "No manual passage applies (manuals are added on the Manuals page)."),
     "open_page": ("このページを開く", "Open this page"),
     "page_text": ("{title} {pages} の本文", "Text of {title} {pages}"),
     "download_file": ("元のファイル", "Original file"),
@@ -94,15 +105,19 @@ TEXT: dict[str, tuple[str, str]] = {
 }
 
 
-def _sidebar_filters(kb: KnowledgeBase) -> tuple[Filters, str, int]:
+def _sidebar_filters(kb: KnowledgeBase) -> tuple[Filters, str, int, str]:
     st.sidebar.header(tr(TEXT, "filters"))
+    scopes = {s: tr(TEXT, f"scope_{s}") for s in SCOPES}
+    scope = st.sidebar.radio(tr(TEXT, "scope"), list(scopes), format_func=scopes.__getitem__,
+                             key="scope")
     facets = kb.facets()
     date_from, date_to = period_filter(kb, tr(TEXT, "period"), "period")
     picks = {}
     for name in ("category", "product", "channel"):
         options = [value for value, _ in facets[name]]
         picks[name] = tuple(st.sidebar.multiselect(field_label(name), options, key=f"f_{name}",
-                                                   placeholder=tr(TEXT, "choose")))
+                                                   placeholder=tr(TEXT, "choose"),
+                                                   select_all=select_all()))
     escalated = st.sidebar.checkbox(tr(TEXT, "escalated_only"), key="f_escalated")
     with st.sidebar.expander(tr(TEXT, "advanced")):
         # Keyed per language: the option labels change with it.
@@ -112,7 +127,7 @@ def _sidebar_filters(kb: KnowledgeBase) -> tuple[Filters, str, int]:
         top_k = st.slider(tr(TEXT, "top_k"), 3, 30, 10, key="top_k")
     filters = Filters(date_from, date_to, picks["category"], picks["product"], picks["channel"],
                       True if escalated else None)
-    return filters, mode, top_k
+    return filters, mode, top_k, scope
 
 
 def highlight(text: str, terms: set[str]) -> str:
@@ -133,13 +148,15 @@ def _feedback_buttons(kb: KnowledgeBase, query: str, rank: int, hit: CaseHit, mo
     if key in given:
         st.caption(tr(TEXT, "given_up" if given[key] else "given_down"))
         return
-    up, down, _ = st.columns([1, 1, 3])
-    for column, helpful, label, icon in ((up, True, "helpful", ":material/thumb_up:"),
-                                         (down, False, "not_helpful", ":material/thumb_down:")):
-        if column.button(tr(TEXT, label), key=f"fb_{int(helpful)}_{hit.case.id}", icon=icon):
+    # A row that sizes each button to its label (and wraps when narrow): fixed columns cut
+    # both labels to 「役に立…」 when the manuals take a third of the page.
+    row = st.container(horizontal=True, gap="small")
+    for helpful, label, icon in ((True, "helpful", ":material/thumb_up:"),
+                                 (False, "not_helpful", ":material/thumb_down:")):
+        if row.button(tr(TEXT, label), key=f"fb_{int(helpful)}_{hit.case.id}", icon=icon):
             kb.record_feedback(query, hit.case.id, helpful, rank=rank, mode=mode)
             given[key] = helpful
-            st.toast(tr(TEXT, "thanks", id=hit.case.id))
+            st.toast(escape_markdown(tr(TEXT, "thanks", id=hit.case.id)))
             st.rerun()
 
 
@@ -147,8 +164,7 @@ def _case_card(kb: KnowledgeBase, query: str, rank: int, hit: CaseHit, terms: se
                mode: str) -> None:
     case = hit.case
     with st.container(border=True):
-        facts = " ・ ".join(escape_markdown(x) for x in
-                           (case.date or "", case.category, case.product, case.channel) if x)
+        facts = " ・ ".join(escape_markdown(x) for x in case_facts(case) if x)
         badge = f"  :red-background[{tr(TEXT, 'badge')}]" if case.escalated else ""
         badge += _similarity_badge(hit)
         st.markdown(f"**{rank}. {highlight(case.title or case.id, terms)}**{badge}  \n"
@@ -172,6 +188,7 @@ def _case_card(kb: KnowledgeBase, query: str, rank: int, hit: CaseHit, terms: se
 
 
 NEAREST_SHOWN = 3  # cases shown, for reference, under "no close past case"
+SCOPES = ("all", "manuals")
 _LEVEL_COLOURS = {"high": "green", "medium": "orange", "low": "gray"}
 
 
@@ -201,16 +218,24 @@ def _escalation_warning(hits: list[CaseHit]) -> None:
     st.warning("\n".join(lines))
 
 
-def _handover(query: str, result: SearchResult) -> None:
+def _handover(query: str, result: SearchResult, shown: int) -> None:
+    """The note lists the `shown` cases of the screen, so its counts are the page's."""
     with st.expander(tr(TEXT, "handover")):
+        left, right = st.columns(2)
+        staff = left.text_input(tr(TEXT, "staff"), key="handover_staff")
+        order = right.text_input(tr(TEXT, "order"), key="handover_order")
         request = st.text_input(tr(TEXT, "request"), key="handover_request")
-        note = handover_markdown(query, request, result, lang=lang())
+        said = st.text_area(tr(TEXT, "said"), key="handover_said", height=68)
+        fields = NoteFields(request=request, staff=staff, order=order, said=said)
+        now = dt.datetime.now()
+        note = handover_markdown(query, fields, result, lang=lang(), now=now, shown=shown)
         st.code(note, language="markdown")
         left, right = st.columns(2)
-        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M")
+        stamp = now.strftime("%Y%m%d-%H%M")
         left.download_button(tr(TEXT, "download_md"), note, file_name=f"handover-{stamp}.md",
                              mime="text/markdown", key="dl_md")
-        right.download_button(tr(TEXT, "download_html"), handover_html(note, lang()),
+        right.download_button(tr(TEXT, "download_html"),
+                              handover_html(query, fields, result, lang(), now, shown),
                               file_name=f"handover-{stamp}.html", mime="text/html",
                               key="dl_html")
 
@@ -224,7 +249,7 @@ def _passage_card(kb: KnowledgeBase, n: int, passage: PassageHit, terms: set[str
         with st.expander(tr(TEXT, "open_page")):
             page_text = (kb.page_text(passage.document_id, passage.page_start)
                          if passage.page_start else passage.text)
-            st.caption(tr(TEXT, "page_text", title=passage.title, pages=passage.pages))
+            st.caption(escape_markdown(tr(TEXT, "page_text", title=passage.title, pages=passage.pages)))
             st.text(page_text)
             content = kb.document_content(passage.document_id)
             if content is not None:
@@ -247,6 +272,17 @@ def _actions(query: str, result: SearchResult) -> None:
                                lambda f=file_format: export(cases, f),
                                file_name=f"similar-cases-{stamp}.{file_format}",
                                key=f"export_{file_format}", on_click="ignore")
+
+
+def _manual_results(kb: KnowledgeBase, query: str, result: SearchResult) -> None:
+    """Manuals only (issue 15, item 20): the passages at full width, nothing about cases."""
+    if not result.passages:
+        st.info(tr(TEXT, "no_manuals"))
+        return
+    st.caption(tr(TEXT, "manual_count", n=len(result.passages), ms=result.took_ms))
+    terms = {t for t in tokens(query) if not t.isdigit()}
+    for n, passage in enumerate(result.passages):
+        _passage_card(kb, n, passage, terms)
 
 
 def render_results(kb: KnowledgeBase, query: str, result: SearchResult) -> None:
@@ -273,17 +309,61 @@ def render_results(kb: KnowledgeBase, query: str, result: SearchResult) -> None:
             st.subheader(tr(TEXT, "manuals"))
             for n, passage in enumerate(result.passages):
                 _passage_card(kb, n, passage, terms)
-    _handover(query, result)
+    _handover(query, result, len(hits))
+
+
+# Widgets whose values outlive a visit to another page (Streamlit drops a widget's state
+# when a run does not draw it): 「検索結果に戻る」 on the case page finds the search as it was.
+_KEPT = ("query", "f_category", "f_product", "f_channel", "f_escalated")
+
+
+def _restore_kept() -> None:
+    for key in _KEPT:
+        if key not in st.session_state and f"kept_{key}" in st.session_state:
+            st.session_state[key] = st.session_state[f"kept_{key}"]
+
+
+def _keep() -> None:
+    for key in _KEPT:
+        if key in st.session_state:
+            st.session_state[f"kept_{key}"] = st.session_state[key]
 
 
 def render(kb: KnowledgeBase) -> None:
     st.title(tr(TEXT, "title"))
     st.caption(tr(TEXT, "intro"))
-    filters, mode, top_k = _sidebar_filters(kb)
+    _restore_kept()
+    filters, mode, top_k, scope = _sidebar_filters(kb)
     query = st.text_area(tr(TEXT, "query"), placeholder=tr(TEXT, "placeholder"), key="query",
                          height=110)
     clicked = st.button(tr(TEXT, "search"), type="primary", key="search")
+    _keep()
     if (clicked or query) and query.strip():
-        render_results(kb, query, kb.search(query, top_k=top_k, mode=mode, filters=filters))
+        st.session_state[history.LAST_QUERY] = query
+        result = _search(kb, query, top_k, mode, filters, clicked, scope)
+        if scope == "manuals":
+            _manual_results(kb, query, result)
+        else:
+            render_results(kb, query, result)
     else:
+        st.session_state.pop(history.LAST_QUERY, None)
         st.info(tr(TEXT, "empty"))
+
+
+def _search(kb: KnowledgeBase, query: str, top_k: int, mode: str, filters: Filters,
+            clicked: bool, scope: str = "all") -> SearchResult:
+    """The search on screen stays as it is while staff rate its cards (feedback reruns the
+    page): rated cards must not jump away under the cursor. Feedback takes effect from the
+    next search: another query, filter or mode, or 検索 pressed again. A write to the base (a
+    case edited, a ledger imported) is a new state: the search runs again on it."""
+    asked = (query, top_k, mode, filters, scope, kb.stats().state_version)
+    held = st.session_state.get("search_shown")
+    if not clicked and held is not None and held[0] == asked:
+        return held[1]
+    if scope == "manuals":  # as many passages as cases would be shown, and no cases
+        result = kb.search(query, top_k=1, mode=mode, filters=filters, passages=top_k)
+        result.hits = []
+    else:
+        result = kb.search(query, top_k=top_k, mode=mode, filters=filters)
+    st.session_state["search_shown"] = (asked, result)
+    return result

@@ -12,6 +12,7 @@ from kb.cli.context import Context, date_options, date_range
 
 _SPARK = "▁▂▃▄▅▆▇█"
 _STATUS = {"continues": "再発継続 continues after measure",
+           "recurs": "対策後も発生（増加なし） recurs, not more often",
            "stopped": "再発なし stopped after measure",
            "too_early": "対策直後 measure too recent to judge",
            "no_measure": "対策なし no measure"}

@@ -15,6 +15,7 @@ from ingest.masking import NO_MASKING, MaskPolicy, describe_counts
 from ingest.tables import LEDGER_SUFFIXES
 from kb import Fanout, IngestReport, KnowledgeBase, Settings
 from kb.cli.context import Context, progress_bar
+from kb.cli.terminal import plain
 
 
 def _input_files(paths: tuple[str, ...]) -> Iterator[Path]:
@@ -65,6 +66,8 @@ def _parse_maps(maps: tuple[str, ...]) -> dict[str, str]:
                    "(masked by default).")
 @click.option("--mask-column", "mask_columns", multiple=True, metavar="COLUMN",
               help="Also mask this column's values whole as a name (repeatable).")
+@click.option("--keep-names-in-text", is_flag=True,
+              help="Do not mask names found in free text by honorific or label (山田太郎様, 担当：佐藤).")
 @click.option("--max-upload-mb", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Largest file accepted [env KB_MAX_UPLOAD_MB; default 50].")
 @click.option("--max-rows", type=click.IntRange(min=1), default=None,
@@ -78,15 +81,17 @@ def _parse_maps(maps: tuple[str, ...]) -> dict[str, str]:
               help="Embed ledgers on the Dask cluster of this scheduler (tcp://host:8786).")
 @click.pass_obj
 def ingest(obj: Context, paths: tuple[str, ...], maps: tuple[str, ...], skip_invalid: bool,
-           no_mask: bool, mask_columns: tuple[str, ...], max_upload_mb: float | None,
-           max_rows: int | None, max_field_chars: int | None, workers: int | None,
-           dask: str | None) -> None:
+           no_mask: bool, mask_columns: tuple[str, ...], keep_names_in_text: bool,
+           max_upload_mb: float | None, max_rows: int | None, max_field_chars: int | None,
+           workers: int | None, dask: str | None) -> None:
     """Ingest complaint ledgers (CSV/TSV/XLSX/JSON/JSONL), files or folders."""
     fanout = Fanout(workers, dask)
     overrides = _parse_maps(maps)
-    masking = NO_MASKING if no_mask else MaskPolicy().with_columns(mask_columns)
+    masking = (NO_MASKING if no_mask else MaskPolicy(names_in_text=not keep_names_in_text)
+               .with_columns(mask_columns))
     limits = Settings.from_env().limits(max_upload_mb, max_rows, max_field_chars)
     failed = 0
+    run_ids: dict[str, str] = {}  # a case id in two files of this run is a conflict
     with obj.open(create=True) as kb:
         for path in _input_files(paths):
             if not _is_ledger(path):
@@ -95,10 +100,11 @@ def ingest(obj: Context, paths: tuple[str, ...], maps: tuple[str, ...], skip_inv
             update, bar = progress_bar(path.name)
             try:
                 report = kb.ingest_ledger(path, overrides, skip_invalid, progress=update,
-                                          masking=masking, limits=limits, fanout=fanout)
+                                          masking=masking, limits=limits, run_ids=run_ids,
+                                          fanout=fanout)
             except IngestError as exc:  # this file is refused; the others still go in
                 failed += 1
-                click.echo(f"error: {exc}", err=True)
+                click.echo(plain(f"error: {exc}"), err=True)
                 continue
             finally:
                 bar.close()
@@ -141,7 +147,7 @@ def _ingest_document(kb: KnowledgeBase, path: Path, limits: Limits) -> bool:
         limits.check_size(str(path), path.stat().st_size)
         report = kb.ingest_document(path, progress=update)
     except IngestError as exc:  # reported like a refused ledger; the batch goes on
-        click.echo(f"error: {exc}", err=True)
+        click.echo(plain(f"error: {exc}"), err=True)
         return False
     finally:
         bar.close()

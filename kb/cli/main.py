@@ -6,6 +6,8 @@ nothing from here (no import cycle).
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from kb import KBError, set_actor
@@ -18,16 +20,22 @@ from kb.cli.manage import calibrate_command, delete, documents, reindex, stale, 
 from kb.cli.migrate import migrate_command
 from kb.cli.reliability import backup_command, check, restore_command
 from kb.cli.search import evaluate, search
+from kb.cli.terminal import PlainOutput, plain
 
 
 class _Main(click.Group):
-    """The one error boundary: a `KBError` from any command becomes its message, exit status 1."""
+    """The one error boundary: a `KBError` from any command becomes its message, exit status 1.
+    Everything printed passes `plain` (kb/cli/terminal.py): ledger text cannot drive the terminal."""
 
     def invoke(self, ctx: click.Context) -> object:
+        stdout = sys.stdout
+        sys.stdout = PlainOutput(stdout)
         try:
             return super().invoke(ctx)
         except KBError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(plain(str(exc))) from None
+        finally:
+            sys.stdout = stdout
 
 
 @click.group(cls=_Main)

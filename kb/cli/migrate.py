@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from kb import migrate_to_servers, resolve_index_dir
+from kb import resolve_index_dir
 from kb.cli.context import Context
 
 
@@ -14,6 +14,8 @@ from kb.cli.context import Context
 @click.pass_obj
 def migrate_command(obj: Context, to: str) -> None:
     """Copy the base (cases, vectors, tokens, feedback, audit log) without re-embedding."""
+    from kb import migrate_to_servers  # pymilvus and psycopg load only for this command
+
     root = resolve_index_dir(obj.index)
     report = migrate_to_servers(root)
     click.echo(f"移行しました / migrated {root} to {to}: {report.rows['cases']} cases, "

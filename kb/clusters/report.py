@@ -10,8 +10,10 @@ inside a cluster: a cluster such as "earphone defects" mixes problems, and a mea
 one of them (charging) must not be blamed for another (dropouts).
 
 - An issue *continues after its measure* when `min_recurrences` or more of its cases came on
-  a later day than its first recorded measure; it *stopped* when fewer did and the measure is
-  at least STOPPED_AFTER_MONTHS old; it has *no measure* when none of its cases records one.
+  a later day than its first recorded measure, at a rate (cases per month) of at least
+  `recurrence_ratio` times its rate before; it *recurs* (not more often) when as many came
+  at a lower rate; *stopped* when fewer did and the measure is at least STOPPED_AFTER_MONTHS old; *no
+  measure* when none of its cases records one (kb/clusters/issues.py).
 - A cluster is flagged `continues_after_measure` when one of its issues continues, and
   `growing_no_measure` when the cases of its measure-free issues grew (last `recent_months`
   against the months before), or when the whole cluster grew with no measure at all.
@@ -19,18 +21,18 @@ one of them (charging) must not be blamed for another (dropouts).
 
 from __future__ import annotations
 
-import csv
 import io
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ingest.cells import GuardedWriter
 from kb.clusters.describe import (
     Measure,
     cases_after,
@@ -43,6 +45,7 @@ from kb.clusters.describe import (
     recent_and_previous,
     trend_of,
 )
+from kb.clusters.issues import STATUSES, Issue, describe_issues, issue_names, token_counts
 from kb.clusters.method import Partition, layout_2d, partition, subgroups
 from kb.storage.filters import Filters
 from kb.storage.selection import CaseRow, Selection, load_selection, read_version
@@ -53,10 +56,13 @@ if TYPE_CHECKING:
 CONTINUES = "continues_after_measure"
 GROWING_NO_MEASURE = "growing_no_measure"
 FLAGS = (CONTINUES, GROWING_NO_MEASURE)
-# Issue statuses: what the measures achieved.
-STATUSES = ("continues", "stopped", "too_early", "no_measure")
-STOPPED_AFTER_MONTHS = 3  # a measure younger than this cannot show it worked yet
+__all__ = ["CONTINUES", "FLAGS", "GROWING_NO_MEASURE", "STATUSES", "Cluster", "ClusterParams",
+           "ClusterReport", "Issue", "cluster_cases"]
 _CACHE_SIZE = 8
+# What a computation reports as it goes (the page names them): read the cases, group them,
+# describe the groups, lay out the map.
+STAGES = ("cluster_read", "cluster_group", "cluster_describe", "cluster_map")
+Progress = Callable[[int, int, str], None]  # as kb.reports.Progress (a layer this one can't import)
 
 
 @dataclass(frozen=True)
@@ -68,9 +74,14 @@ class ClusterParams:
     text_weight: float = 0.5  # share of TF-IDF beside the embedding in the features
     max_clusters: int = 100
     recent_months: int = 6  # growth: the last N months of the period against the N before
-    min_recurrences: int = 2  # later cases that make an issue "continue after its measure"
+    min_recurrences: int = 3  # later cases that make an issue "continue after its measure"
+    # ... when they came at least this share of the rate before the measure (cases/month).
+    recurrence_ratio: float = 1.5  # "clearly above what it was before" (issue 15)
     map_points: int = 3000
     seed: int = 0
+    # 'YYYY-MM-DD' the trends count back from (today, or the end of the chosen period); None:
+    # the newest case's date. Cases after it are left out of the months, not of the cluster.
+    reference: str | None = None
 
 
 _ROW_FIELDS = tuple(f.name for f in fields(CaseRow))
@@ -85,29 +96,6 @@ class CaseInfo(CaseRow):
     outlier: bool  # its own group was too small; it joined the nearest cluster
     x: float | None = None  # position on the 2-D map; None when not drawn
     y: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Issue:
-    """Near-identical complaints inside a cluster, and what their measures achieved."""
-
-    id: str  # "cluster.rank", e.g. "3.2"
-    keywords: tuple[str, ...]
-    case_ids: tuple[str, ...]  # oldest first
-    measures: tuple[Measure, ...]  # distinct texts, oldest first
-    after_first_measure: tuple[str, ...]
-    recent: int
-    previous: int
-    trend: str
-    status: str  # one of STATUSES
-
-    @property
-    def label(self) -> str:
-        return label_of(self.keywords)
-
-    @property
-    def first_measure(self) -> Measure | None:
-        return next((m for m in self.measures if m.date), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +181,7 @@ class ClusterReport:
     def cases_csv(self) -> str:
         """One row per case with its cluster, issue and the cluster's flags (for Excel)."""
         out = io.StringIO()
-        writer = csv.writer(out)
+        writer = GuardedWriter(out)  # ledger text: never a live formula in Excel
         writer.writerow(["case_id", "date", "cluster", "cluster_label", "issue", "issue_status",
                          "outlier", "cluster_flags", "product", "category", "escalated", "title"])
         for cluster in self.clusters:
@@ -209,7 +197,7 @@ class ClusterReport:
     def clusters_csv(self) -> str:
         """One row per cluster: the summary table of the monthly review."""
         out = io.StringIO()
-        writer = csv.writer(out)
+        writer = GuardedWriter(out)  # ledger text: never a live formula in Excel
         writer.writerow(["cluster", "label", "size", "first_date", "last_date", "escalated_share",
                          "recent", "previous", "trend", "measures", "first_measure_date",
                          "cases_after_first_measure", "unaddressed_cases", "flags",
@@ -248,8 +236,10 @@ def clear_cache() -> None:
 
 
 def cluster_cases(kb: KnowledgeBase, filters: Filters | None = None,
-                  params: ClusterParams | None = None) -> ClusterReport:
-    """Cluster the cases `filters` select; cached per base version, filters and parameters."""
+                  params: ClusterParams | None = None,
+                  progress: Progress | None = None) -> ClusterReport:
+    """Cluster the cases `filters` select; cached per base version, filters and parameters.
+    `progress(done, total, stage)` hears of each stage (STAGES) of a computation."""
     filters = filters or Filters()
     params = params or ClusterParams()
     path = Path(kb.layout.database).resolve()
@@ -258,7 +248,9 @@ def cluster_cases(kb: KnowledgeBase, filters: Filters | None = None,
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    report = build_report(load_selection(path, filters), filters, params)
+    tell = progress or (lambda done, total, stage: None)
+    tell(0, len(STAGES), STAGES[0])
+    report = build_report(load_selection(path, filters), filters, params, tell)
     with _cache_lock:
         _cache[(str(path), report.state_version, filters, params)] = report
         while len(_cache) > _CACHE_SIZE:
@@ -267,82 +259,42 @@ def cluster_cases(kb: KnowledgeBase, filters: Filters | None = None,
 
 
 # ---- building the report ----
-def build_report(selection: Selection, filters: Filters, params: ClusterParams) -> ClusterReport:
+def build_report(selection: Selection, filters: Filters, params: ClusterParams,
+                 progress: Progress | None = None) -> ClusterReport:
     """Cluster a loaded selection and describe each cluster."""
     started = time.perf_counter()
+    tell = progress or (lambda done, total, stage: None)
+    tell(1, len(STAGES), STAGES[1])
     rows, tokens = selection.rows, selection.tokens
     part = partition(selection.vectors, tokens, params.n_clusters, params.neighbours,
                      params.text_weight, params.max_clusters, params.seed)
     dates = [r.date for r in rows if r.date]
-    months = tuple(month_range(month_of(min(dates)), month_of(max(dates)))) if dates else ()
+    # Trends count back from the reference date (stated on the page), else the newest case.
+    end = params.reference or (max(dates) if dates else None)
+    months = tuple(month_range(month_of(min(dates)), month_of(end))) if dates and end else ()
     k = int(part.labels.max()) + 1 if rows else 0
+    tell(2, len(STAGES), STAGES[2])
     issue_of = subgroups(part.features, part.labels, seed=params.seed) if rows else part.labels
-    names = _issue_names(part.labels, issue_of)
-    issues = _describe_issues(rows, tokens, issue_of, names, months, params)
+    names = issue_names(part.labels, issue_of)
+    issues = describe_issues(rows, tokens, issue_of, names, months, end,
+                             params.recent_months, params.min_recurrences, params.recurrence_ratio)
     members = [np.flatnonzero(part.labels == c) for c in range(k)]
-    keywords = class_keywords([_counts(tokens, m) for m in members])
+    keywords = class_keywords([token_counts(tokens, m) for m in members])
     clusters = tuple(
         _describe_cluster(c, members[c], rows, part, keywords[c], months, params,
                           tuple(i for i in issues if i.id.split(".")[0] == str(c + 1)))
         for c in range(k))
+    tell(3, len(STAGES), STAGES[3])
     drawn, coords = layout_2d(part.features, part.labels, params.map_points, params.seed)
     position = {int(i): (float(x), float(y)) for i, (x, y) in zip(drawn, coords, strict=True)}
     cases = {row.id: CaseInfo(*(getattr(row, f) for f in _ROW_FIELDS), int(part.labels[n]) + 1,
                               names.get(int(issue_of[n])), bool(part.outliers[n]),
                               *position.get(n, (None, None)))
              for n, row in enumerate(rows)}
+    tell(4, len(STAGES), STAGES[3])
     return ClusterReport(selection.state_version, filters, params, months, clusters, cases,
                          part.k_found, part.algorithm, selection.unembedded,
                          (time.perf_counter() - started) * 1000)
-
-
-def _counts(tokens: Sequence[Sequence[str]], indices: np.ndarray) -> Counter[str]:
-    counts: Counter[str] = Counter()
-    for i in indices:
-        counts.update(tokens[int(i)])
-    return counts
-
-
-def _issue_names(labels: np.ndarray, issue_of: np.ndarray) -> dict[int, str]:
-    """Issue number -> '3.2' (cluster 3, its second-largest issue)."""
-    names: dict[int, str] = {}
-    for cluster in range(int(labels.max()) + 1 if len(labels) else 0):
-        found = Counter(int(i) for i in issue_of[labels == cluster] if i >= 0)
-        for rank, (issue, _) in enumerate(found.most_common(), start=1):
-            names[issue] = f"{cluster + 1}.{rank}"
-    return names
-
-
-def _status(measures: tuple[Measure, ...], after: tuple[str, ...], months: Sequence[str],
-            params: ClusterParams) -> str:
-    if not measures:
-        return "no_measure"
-    if len(after) >= params.min_recurrences:
-        return "continues"
-    first = next((m.date for m in measures if m.date), None)
-    if first and months and len(month_range(month_of(first), months[-1])) > STOPPED_AFTER_MONTHS:
-        return "stopped"
-    return "too_early"
-
-
-def _describe_issues(rows: list[CaseRow], tokens: list[list[str]], issue_of: np.ndarray,
-                     names: dict[int, str], months: tuple[str, ...],
-                     params: ClusterParams) -> list[Issue]:
-    numbers = sorted(names, key=lambda i: tuple(int(p) for p in names[i].split(".")))
-    groups = [np.flatnonzero(issue_of == i) for i in numbers]
-    keywords = class_keywords([_counts(tokens, g) for g in groups])
-    out: list[Issue] = []
-    for number, group, words in zip(numbers, groups, keywords, strict=True):
-        chosen = [rows[int(i)] for i in group]
-        measures = measures_of((r.id, r.date, r.prevention) for r in chosen)
-        first = next((m.date for m in measures if m.date), None)
-        after = cases_after(first, ((r.id, r.date) for r in chosen))
-        recent, previous = recent_and_previous(monthly_counts((r.date for r in chosen), months),
-                                               params.recent_months)
-        out.append(Issue(names[number], words, tuple(r.id for r in chosen), measures, after,
-                         recent, previous, trend_of(recent, previous),
-                         _status(measures, after, months, params)))
-    return out
 
 
 def _describe_cluster(index: int, members: np.ndarray, rows: list[CaseRow], part: Partition,

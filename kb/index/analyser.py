@@ -12,6 +12,8 @@ import re
 import threading
 import unicodedata
 
+from ingest.radicals import fold_radicals
+
 ANALYSER_NAME = "sudachi-core-A-normalized-nfkc-v1"
 
 _DROP_POS = {"助詞", "助動詞", "補助記号", "空白", "記号"}
@@ -29,9 +31,14 @@ _LATIN = re.compile(r"^[0-9a-z][0-9a-z.'+#&-]*$")
 _local = threading.local()
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def normalize(text: str) -> str:
-    """NFKC (folds full-width, half-width kana and Kangxi radicals such as ⽇ into 日)."""
-    return unicodedata.normalize("NFKC", text)
+    """NFKC (folds full-width, half-width kana and Kangxi radicals such as ⽇ into 日), then the
+    radical forms NFKC keeps (⺠ → 民, ⻑ → 長: ingest/radicals.py); a lone surrogate, which
+    Sudachi cannot take, becomes U+FFFD."""
+    return fold_radicals(unicodedata.normalize("NFKC", _LONE_SURROGATE.sub("\ufffd", text)))
 
 
 def _tokenizer():
@@ -69,10 +76,21 @@ def _is_kana1(token: str) -> bool:
     return len(token) == 1 and "\u3041" <= token <= "\u309f"
 
 
-def _pieces(text: str, size: int = 20000) -> list[str]:
-    if len(text) <= size:
-        return [text]
-    return [text[i : i + size] for i in range(0, len(text), size)]
+# Sudachi refuses input over 49,149 bytes of UTF-8: 12,000 characters of at most 4 bytes
+# each always fit, whatever the script (16,000 kanji or 12,000 emoji did not, at 20,000).
+PIECE_CHARS = 12_000
+_BREAKS = ("\n", "。", "．", ". ", "！", "？", "、", " ")
+
+
+def _pieces(text: str, size: int = PIECE_CHARS) -> list[str]:
+    """`text` in pieces Sudachi accepts, cut after a line or sentence end where one is near."""
+    pieces: list[str] = []
+    while len(text) > size:
+        cut = max((text.rfind(mark, size // 2, size) + len(mark) for mark in _BREAKS
+                   if text.rfind(mark, size // 2, size) >= 0), default=size)
+        pieces.append(text[:cut])
+        text = text[cut:]
+    return [*pieces, text]
 
 
 FTS_TERM = re.compile(r"[^\W_]+")  # a term as FTS5's unicode61 tokenizer cuts it

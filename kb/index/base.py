@@ -72,12 +72,12 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None], suffix: str = ".
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
-    except BaseException:
+        if fault:
+            faults.point(f"{fault}-before-rename")
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, say: no half-written file stays behind
         tmp.unlink(missing_ok=True)
         raise
-    if fault:
-        faults.point(f"{fault}-before-rename")
-    os.replace(tmp, path)
     fsync_dir(path.parent)
     if fault:
         faults.point(f"{fault}-after-rename")

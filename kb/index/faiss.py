@@ -8,7 +8,9 @@ measured size, approximate (IVF) above it: kb/index/ivf.py.
 
 from __future__ import annotations
 
+import errno
 import functools
+import hashlib
 import logging
 import struct
 import time
@@ -25,9 +27,15 @@ from kb.storage.locking import WriterLock
 
 log = logging.getLogger(__name__)
 
-_MAGIC = b"KBFAISS1"
-_HEADER = struct.Struct("<8sqq")  # magic, state version, dim
+# Format 2 adds a checksum of the index bytes beside the state version: a bit flipped on
+# disk (header intact) used to load and serve wrong results until `kb check`. A file that
+# fails it, or one of format 1 (no checksum to verify), is rebuilt from SQLite.
+_MAGIC = b"KBFAISS2"
+_HEADER = struct.Struct("<8sqq16s")  # magic, state version, dim, blake2b-128 of the rest
 
+
+def _digest(data: bytes | memoryview | np.ndarray) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
 
 
 @functools.cache
@@ -102,21 +110,26 @@ class VectorIndex:
         data = faiss.serialize_index(self.index)
 
         def write(handle: BinaryIO) -> None:
-            handle.write(_HEADER.pack(_MAGIC, version, self.dim))
+            handle.write(_HEADER.pack(_MAGIC, version, self.dim, _digest(data)))
             handle.write(data.tobytes())
 
         atomic_write(path, write, fault="faiss")
 
     @classmethod
     def load(cls, path: Path) -> tuple[VectorIndex, int] | None:
-        """(index, state version) from disk, or None if the file is missing or unreadable."""
+        """(index, state version) from disk, or None if the file is missing, unreadable or
+        fails its checksum (the caller rebuilds it from SQLite)."""
         try:
             raw = path.read_bytes()
-            magic, version, dim = _HEADER.unpack_from(raw)
-            if magic != _MAGIC:
+            magic, version, dim, digest = _HEADER.unpack_from(raw)
+            payload = np.frombuffer(raw, np.uint8, offset=_HEADER.size)
+            if magic != _MAGIC or _digest(payload) != digest:
+                if magic == _MAGIC:
+                    log.warning("%s fails its checksum (damaged on disk): rebuilding it from "
+                                "SQLite", path)
                 return None
-            index = faiss.deserialize_index(np.frombuffer(raw, np.uint8, offset=_HEADER.size))
-            del raw  # at 1M vectors the file is 2 GB: do not hold it twice
+            index = faiss.deserialize_index(payload)
+            del raw, payload  # at 1M vectors the file is 2 GB: do not hold it twice
         except (OSError, struct.error, RuntimeError):
             return None
         return cls(dim, index), version
@@ -126,7 +139,7 @@ def file_version(path: Path) -> int | None:
     """The state version a FAISS file on disk reflects (header only), None if unreadable."""
     try:
         with path.open("rb") as handle:
-            magic, version, _ = _HEADER.unpack(handle.read(_HEADER.size))
+            magic, version, _, _ = _HEADER.unpack(handle.read(_HEADER.size))
     except (OSError, struct.error):
         return None
     return version if magic == _MAGIC else None
@@ -161,8 +174,9 @@ class DerivedIndex:
                 self.index.index.nprobe = approx.probes(int(self.index.index.nlist))
         else:
             self.rebuild()
-            # Same version but the wrong kind (exact vs IVF) for the size: replace it too.
-            self._save_rebuilt(expected, replace_same=loaded is not None and loaded[1] == expected)
+            # Same version but unusable (damaged: fails its checksum) or the wrong kind (exact
+            # vs IVF) for the size: replace it too.
+            self._save_rebuilt(expected, replace_same=loaded is None or loaded[1] == expected)
         self.version = expected
 
     def _suits(self, index: VectorIndex) -> bool:
@@ -197,16 +211,28 @@ class DerivedIndex:
         saved; writing its copy then would put a stale file back.
         """
         if self.lock is None:
-            self.index.save(self.path, version)
+            self._save_or_serve(version)
             return
         if not self.lock.try_acquire():
-            return  # the writer saves its own, newer file
+            return  # the writer saves its own, newer file (or the directory is read-only)
         try:
             on_disk = file_version(self.path)
             if on_disk is None or on_disk < version or (replace_same and on_disk == version):
-                self.index.save(self.path, version)
+                self._save_or_serve(version)
         finally:
             self.lock.release()
+
+    def _save_or_serve(self, version: int) -> None:
+        """Save; on a full disk keep serving this index from memory (the data is safe in
+        SQLite, and the stale file is rebuilt on the next open). No temp file is left."""
+        try:
+            self.index.save(self.path, version)
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+            log.warning("ディスクがいっぱいです / disk full in %s: %s was not saved; searches use "
+                        "the index in memory, and it is rebuilt from SQLite on the next start",
+                        self.path.parent, self.path.name)
 
     def apply(self, before: int, after: int, removed: list[int], ids: list[int],
               vectors: list[np.ndarray]) -> None:
@@ -221,5 +247,5 @@ class DerivedIndex:
             self.index.add(np.asarray(ids, np.int64), np.vstack(vectors))
         if not self._suits(self.index):
             self.rebuild()
-        self.index.save(self.path, after)
+        self._save_or_serve(after)
         self.version = after

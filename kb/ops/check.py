@@ -9,6 +9,8 @@ Needs no embedding model, so it is quick to run after a crash.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import random
 import sqlite3
 from dataclasses import dataclass, field
@@ -19,7 +21,8 @@ import numpy as np
 from kb.index.base import TEMP_GLOB
 from kb.index.faiss import DerivedIndex, VectorIndex, file_version
 from kb.settings import Settings
-from kb.storage.database import iter_vectors, manifest_of
+from kb.storage import health
+from kb.storage.database import connect_read_only, iter_vectors, manifest_of
 from kb.storage.layout import DERIVED_FILES, Layout
 from kb.storage.locking import WriterLock
 from kb.storage.schema import SCHEMA_VERSION
@@ -73,23 +76,43 @@ def check_base(root: Path, repair: bool = True, spot_checks: int = SPOT_CHECKS,
         report.findings.append(Finding("database", False, f"ナレッジベースがありません / no "
                                        f"knowledge base at {root} (no {database.name})"))
         return report
+    full = health.is_full(root)  # nothing can be written, as on a read-only mount
+    read_only = full or not os.access(root, os.W_OK)
+    if read_only and repair:
+        raise health.disk_full(root) if full else health.read_only(root)
     lock = WriterLock(root)
-    with lock():
-        db = sqlite3.connect(database, isolation_level=None, timeout=30.0)
+    with contextlib.nullcontext() if read_only else lock():  # nobody writes a read-only base
         try:
-            _check_sqlite(db, report)
-            if not report.findings[-1].ok:
-                return report  # nothing below can be trusted on a damaged file
-            rng = random.Random(seed)
-            for derived in DERIVED_FILES:
-                name, key, table, fts = (derived.name, derived.version_key, derived.table,
-                                         derived.fts_table)
-                _check_fts(db, table, fts, report)
-                _check_faiss(db, root, name, key, table, report, repair, spot_checks, rng)
-            _check_temp_files(root, report, repair)
+            db = (connect_read_only(database) if read_only
+                  else sqlite3.connect(database, isolation_level=None, timeout=30.0))
+        except sqlite3.DatabaseError as exc:
+            report.findings.append(_damaged(root, exc))
+            return report
+        try:
+            _check_all(db, root, report, repair, spot_checks, seed)
+        except sqlite3.DatabaseError as exc:  # a header or page damaged beyond the checks
+            report.findings.append(_damaged(root, exc))
         finally:
             db.close()
     return report
+
+
+def _damaged(root: Path, exc: sqlite3.DatabaseError) -> Finding:
+    return Finding("sqlite", False, str(health.damaged(root, str(exc))))
+
+
+def _check_all(db: sqlite3.Connection, root: Path, report: CheckReport, repair: bool,
+               spot_checks: int, seed: int | None) -> None:
+    _check_sqlite(db, report)
+    if not report.findings[-1].ok:
+        return  # nothing below can be trusted on a damaged file
+    rng = random.Random(seed)
+    for derived in DERIVED_FILES:
+        name, key, table, fts = (derived.name, derived.version_key, derived.table,
+                                 derived.fts_table)
+        _check_fts(db, table, fts, report)
+        _check_faiss(db, root, name, key, table, report, repair, spot_checks, rng)
+    _check_temp_files(root, report, repair)
 
 
 def _check_sqlite(db: sqlite3.Connection, report: CheckReport) -> None:
@@ -112,7 +135,8 @@ def _check_fts(db: sqlite3.Connection, table: str, fts: str, report: CheckReport
     try:
         db.execute(f"INSERT INTO {fts}({fts}) VALUES ('integrity-check')")
     except sqlite3.DatabaseError as exc:
-        problems.append(f"FTS5 integrity-check failed ({exc})")
+        if "readonly" not in str(exc):  # a read-only base: the id comparison below still runs
+            problems.append(f"FTS5 integrity-check failed ({exc})")
     counts = db.execute(
         f"SELECT (SELECT count(*) FROM {table}), (SELECT count(*) FROM {fts}), "
         f"(SELECT count(*) FROM {table} WHERE id NOT IN (SELECT rowid FROM {fts})), "
@@ -150,7 +174,7 @@ def _faiss_problem(db: sqlite3.Connection, path: Path, expected: int, dim: int, 
         return f"stale (version {version}, SQLite is at {expected})"
     loaded = VectorIndex.load(path)
     if loaded is None:
-        return "unreadable"
+        return "unreadable or damaged (fails its checksum)"
     index = loaded[0]
     if index.dim != dim:
         return f"dimension {index.dim}, the model's is {dim}"

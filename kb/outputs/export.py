@@ -7,13 +7,13 @@ re-imports with nothing reported as changed.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterable
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+from ingest.cells import GuardedWriter
 from ingest.records import Case
 
 # (case field, header): each header is an alias `ingest.fields.map_headers` knows.
@@ -25,7 +25,6 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("status", "対応状況"),
 )
 FORMATS = ("csv", "xlsx")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def table(cases: Iterable[Case]) -> tuple[list[str], list[list[str]]]:
@@ -51,26 +50,28 @@ def _cell(case: Case, name: str) -> str:
 
 
 def to_csv(cases: Iterable[Case]) -> bytes:
-    """UTF-8 with BOM; a cell starting like a formula gets a leading ' (Excel would run it)."""
+    """UTF-8 with BOM; a cell or header starting like a formula gets a leading ' (Excel would
+    run it; `kb ingest` takes it off again)."""
     headers, rows = table(cases)
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = GuardedWriter(out, lineterminator="\r\n")
     writer.writerow(headers)
     for row in rows:
-        writer.writerow(["'" + v if v.startswith(_FORMULA_START) else v for v in row])
+        writer.writerow(row)
     return out.getvalue().encode("utf-8-sig")
 
 
 def to_xlsx(cases: Iterable[Case], sheet: str = "クレーム事例") -> bytes:
-    """One sheet, every cell stored as text (never a formula), header row frozen."""
+    """One sheet, every cell stored as text (never a formula, the header row included), header
+    row frozen."""
     headers, rows = table(cases)
     book = Workbook()
     ws = book.active
     ws.title = sheet
-    ws.append(headers)
+    ws.append([ILLEGAL_CHARACTERS_RE.sub("", h) for h in headers])
     for row in rows:
         ws.append([ILLEGAL_CHARACTERS_RE.sub("", v) or None for v in row])
-    for cells in ws.iter_rows(min_row=2):
+    for cells in ws.iter_rows():
         for cell in cells:
             if cell.data_type == "f":  # openpyxl reads a leading '=' as a formula
                 cell.data_type = "s"

@@ -1,34 +1,66 @@
 """Hand-over note (引き継ぎメモ) for the supervisor taking over an escalated complaint.
 
-Plain Markdown (and a printable HTML page) built from a search result: the new
-complaint, what the customer asks for, the most similar past cases with what was
-done and what prevention followed, and which of them escalated.
+Built from a search result as a short list of blocks, which render as Markdown (to copy)
+or as a printable HTML page: the new complaint, what the staff member noted (the
+customer's request, the order number, what was already said), the past cases the screen
+showed with what was done and what prevention followed, which of them escalated, and
+what worked in the ones that were resolved.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import html
+from dataclasses import dataclass
 
-from kb.search.results import SearchResult
+from ingest.case_form import DONE_STATUSES
+from kb.search.results import CaseHit, SearchResult
 
 LABELS: dict[str, tuple[str, str]] = {
     "heading": ("引き継ぎメモ（二次対応用）", "Hand-over note (for escalation)"),
     "created": ("作成日時", "Created"),
+    "staff": ("担当者", "Staff member"),
+    "order": ("注文番号", "Order number"),
     "complaint": ("新しいクレームの内容", "The new complaint"),
     "request": ("お客様の要望", "What the customer asks for"),
+    "said": ("お客様にお伝え済みの内容", "Already told the customer"),
     "not_given": ("（未記入）", "(not given)"),
-    "similar": ("類似する過去事例", "Similar past cases"),
+    "similar": ("類似する過去事例（画面に表示した {n} 件）", "Similar past cases (the {n} shown)"),
     "none_found": ("類似する過去事例はありません。", "No similar past cases were found."),
     "cause": ("原因", "Cause"),
     "response": ("対応", "Response"),
     "prevention": ("再発防止策", "Prevention"),
+    "status": ("対応状況", "Status"),
     "escalated": ("二次クレームに発展", "Escalated"),
     "watch": ("注意：類似事例 {n} 件中 {m} 件が二次クレームに発展しています。同じ対応を繰り返さないこと。",
               "Warning: {m} of {n} similar cases escalated. Do not repeat what went wrong."),
-    "worked": ("うまくいった対応（二次クレームなし）", "What worked (no escalation)"),
+    "worked": ("うまくいった対応（対応済・二次クレームなし）",
+               "What worked (resolved, no escalation)"),
     "manuals": ("関連するマニュアル", "Manual pages that apply"),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class NoteFields:
+    """What the staff member adds on the note form; empty fields print as （未記入）."""
+
+    request: str = ""
+    staff: str = ""
+    order: str = ""
+    said: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """One piece of the note: a heading (level 1-3), a paragraph, a warning or a list.
+
+    `items` are (label, text) pairs of a list; `flag` marks a case heading as escalated.
+    """
+
+    kind: str  # "h1" | "h2" | "h3" | "p" | "warn" | "ul"
+    text: str = ""
+    items: tuple[tuple[str, str], ...] = ()
+    flag: str = ""
 
 
 def _t(key: str, lang: str, **values: object) -> str:
@@ -41,66 +73,106 @@ def _oneline(text: str) -> str:
     return " ".join(text.split())
 
 
-def handover_markdown(complaint: str, request: str, result: SearchResult, lang: str = "ja",
-                      now: dt.datetime | None = None, limit: int = 5) -> str:
-    """The note as Markdown; ledger text is quoted as-is, one field per line."""
+def resolved(hit: CaseHit) -> bool:
+    """A case that was handled to the end (対応済/完了) without a second complaint."""
+    case = hit.case
+    return case.escalated is False and bool(case.response) and case.status in DONE_STATUSES
+
+
+def note_blocks(complaint: str, fields: NoteFields, result: SearchResult, lang: str = "ja",
+                now: dt.datetime | None = None, shown: int | None = None) -> list[Block]:
+    """The note's content; `shown` is how many cases the screen lists (all by default), so
+    the note's counts are the page's counts."""
     now = now or dt.datetime.now()
-    hits = result.hits[:limit]
-    lines = [f"# {_t('heading', lang)}", "",
-             f"- {_t('created', lang)}: {now:%Y-%m-%d %H:%M}", "",
-             f"## {_t('complaint', lang)}", "", complaint.strip(), "",
-             f"## {_t('request', lang)}", "", request.strip() or _t("not_given", lang), ""]
+    hits = result.hits[:shown] if shown is not None else result.hits
+    given = _t("not_given", lang)
+    blocks = [Block("h1", _t("heading", lang)),
+              Block("ul", items=((_t("created", lang), f"{now:%Y-%m-%d %H:%M}"),
+                                 (_t("staff", lang), fields.staff.strip() or given),
+                                 (_t("order", lang), fields.order.strip() or given))),
+              Block("h2", _t("complaint", lang)), Block("p", complaint.strip()),
+              Block("h2", _t("request", lang)), Block("p", fields.request.strip() or given),
+              Block("h2", _t("said", lang)), Block("p", fields.said.strip() or given)]
     escalated = [h for h in hits if h.case.escalated]
     if escalated:
-        lines += [f"> {_t('watch', lang, n=len(hits), m=len(escalated))}", ""]
-    lines += [f"## {_t('similar', lang)}", ""]
+        blocks.append(Block("warn", _t("watch", lang, n=len(hits), m=len(escalated))))
+    blocks.append(Block("h2", _t("similar", lang, n=len(hits))))
     if not hits:
-        lines += [_t("none_found", lang), ""]
+        blocks.append(Block("p", _t("none_found", lang)))
     for rank, hit in enumerate(hits, start=1):
         case = hit.case
         facts = " / ".join(x for x in (case.date, case.category, case.product, case.channel) if x)
-        flag = f" **[{_t('escalated', lang)}]**" if case.escalated else ""
-        lines += [f"### {rank}. {_oneline(case.title or case.id)} ({case.id}){flag}", "",
-                  f"- {facts}" if facts else "", f"- {_oneline(case.content)}"]
-        for name in ("cause", "response", "prevention"):
-            value = getattr(case, name)
-            if value:
-                lines.append(f"- **{_t(name, lang)}**: {_oneline(value)}")
-        lines.append("")
-    worked = [h for h in hits if h.case.escalated is False and h.case.response]
+        items = [("", facts)] if facts else []
+        items.append(("", _oneline(case.content)))
+        items += [(_t(n, lang), _oneline(getattr(case, n))) for n in
+                  ("cause", "response", "prevention", "status") if getattr(case, n)]
+        blocks += [Block("h3", f"{rank}. {_oneline(case.title or case.id)} ({case.id})",
+                         flag=_t("escalated", lang) if case.escalated else ""),
+                   Block("ul", items=tuple(items))]
+    worked = [h for h in hits if resolved(h)]
     if worked:
-        lines += [f"## {_t('worked', lang)}", ""]
-        lines += [f"- {h.case.id}: {_oneline(h.case.response)}" for h in worked]
-        lines.append("")
+        blocks += [Block("h2", _t("worked", lang)),
+                   Block("ul", items=tuple((h.case.id, _oneline(h.case.response)) for h in worked))]
     if result.passages:
-        lines += [f"## {_t('manuals', lang)}", ""]
-        for passage in result.passages:
-            where = " > ".join(passage.heading_path)
-            lines.append(f"- {passage.title} {passage.pages} {where}: {_oneline(passage.text)[:120]}")
-        lines.append("")
-    return "\n".join(line for line in lines if line is not None).rstrip() + "\n"
+        blocks += [Block("h2", _t("manuals", lang)), Block("ul", items=tuple(
+            (f"{p.title} {p.pages} {' › '.join(p.heading_path)}".strip(), _oneline(p.text)[:120])
+            for p in result.passages))]
+    return blocks
 
 
-def handover_html(markdown_text: str, lang: str = "ja") -> str:
+def to_markdown(blocks: list[Block]) -> str:
+    """The note as Markdown; ledger text is quoted as-is, one field per line."""
+    lines: list[str] = []
+    for block in blocks:
+        if block.kind in ("h1", "h2", "h3"):
+            flag = f" **[{block.flag}]**" if block.flag else ""
+            lines += ["#" * int(block.kind[1]) + f" {block.text}{flag}", ""]
+        elif block.kind == "warn":
+            lines += [f"> {block.text}", ""]
+        elif block.kind == "ul":
+            lines += [f"- **{label}**: {text}" if label else f"- {text}"
+                      for label, text in block.items] + [""]
+        else:
+            lines += [block.text, ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def to_html(blocks: list[Block], lang: str = "ja") -> str:
     """A self-contained printable page (the browser's print dialog opens on load)."""
+    esc = html.escape
     body: list[str] = []
-    for line in markdown_text.splitlines():
-        text = html.escape(line)
-        if line.startswith("### "):
-            body.append(f"<h3>{text[4:]}</h3>")
-        elif line.startswith("## "):
-            body.append(f"<h2>{text[3:]}</h2>")
-        elif line.startswith("# "):
-            body.append(f"<h1>{text[2:]}</h1>")
-        elif line.startswith("&gt; "):
-            body.append(f"<p class='warn'>{text[5:]}</p>")
-        elif line.startswith("- "):
-            body.append(f"<li>{text[2:].replace('**', '')}</li>")
-        elif line:
-            body.append(f"<p>{text}</p>")
+    for block in blocks:
+        if block.kind in ("h1", "h2", "h3"):
+            flag = f" <span class='flag'>{esc(block.flag)}</span>" if block.flag else ""
+            body.append(f"<{block.kind}>{esc(block.text)}{flag}</{block.kind}>")
+        elif block.kind == "warn":
+            body.append(f"<p class='warn'>{esc(block.text)}</p>")
+        elif block.kind == "ul":
+            items = "".join(f"<li><strong>{esc(label)}</strong>: {esc(text)}</li>" if label
+                            else f"<li>{esc(text)}</li>" for label, text in block.items)
+            body.append(f"<ul>{items}</ul>")
+        else:
+            body.append(f"<p>{esc(block.text)}</p>")
     style = ("body{font-family:sans-serif;max-width:50em;margin:2em auto;line-height:1.6}"
              ".warn{border-left:4px solid #c00;padding-left:.6em;color:#900}"
+             ".flag{font-size:.8em;color:#fff;background:#c00;padding:0 .4em;border-radius:3px}"
              "@media print{body{margin:0}}")
     return (f"<!doctype html><html lang='{lang}'><head><meta charset='utf-8'>"
-            f"<title>{html.escape(_t('heading', lang))}</title><style>{style}</style></head>"
+            f"<title>{esc(_t('heading', lang))}</title><style>{style}</style></head>"
             f"<body onload='window.print()'>{''.join(body)}</body></html>")
+
+
+def handover_markdown(complaint: str, request: str | NoteFields, result: SearchResult,
+                      lang: str = "ja", now: dt.datetime | None = None,
+                      shown: int | None = None) -> str:
+    """The note as Markdown (a plain `request` string is the customer's request)."""
+    fields = request if isinstance(request, NoteFields) else NoteFields(request=request)
+    return to_markdown(note_blocks(complaint, fields, result, lang, now, shown))
+
+
+def handover_html(complaint: str, request: str | NoteFields, result: SearchResult,
+                  lang: str = "ja", now: dt.datetime | None = None,
+                  shown: int | None = None) -> str:
+    """The same note as a printable HTML page."""
+    fields = request if isinstance(request, NoteFields) else NoteFields(request=request)
+    return to_html(note_blocks(complaint, fields, result, lang, now, shown), lang)

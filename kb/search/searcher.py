@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from ingest.masking import mask_text
+from ingest.values import scrub
 from kb.embeddings import Embedder
 from kb.index import analyser
 from kb.index.indexes import Indexes
@@ -22,11 +25,22 @@ from kb.search.feedback import FeedbackIndex
 from kb.search.fusion import DEFAULT_FUSION, clamp_prior, default_dense_prior
 from kb.search.passages import search_passages
 from kb.search.results import SearchResult
-from kb.settings import EMBED_BATCH
 from kb.storage import records
 from kb.storage.filters import Filters
 
+# Queries per encoder call in search_many: small enough that ranking starts early and the
+# two halves overlap, large enough for the encoder's batch speed.
+SEARCH_BATCH = 32
 NOTE_RETRIEVED_EVERY = 3600.0  # seconds between two notes that one manual was useful
+# A query is a complaint in someone's words; past this its tail adds nothing to the ranking
+# (the model reads 512 tokens) and costs the lexical half thousands of terms.
+MAX_QUERY_CHARS = 10_000
+
+
+def clean_query(text: str) -> str:
+    """What a search may take from anyone: no lone surrogate or control character (they
+    break the analyser, the model and SQLite), at most MAX_QUERY_CHARS characters."""
+    return scrub(text)[:MAX_QUERY_CHARS]
 
 
 def annotate(result: SearchResult, bands: Bands | None) -> SearchResult:
@@ -65,7 +79,7 @@ class Searcher:
                use_feedback: bool = True, passages: int = 5) -> SearchResult:
         """Cases (kb/search/cases.py) and manual passages (kb/search/passages.py)."""
         started = time.perf_counter()
-        qvec = None
+        query, qvec = clean_query(query), None
         if mode != "lexical" and query.strip():
             qvec = self.embedder.encode_queries([query])[0]
         store, indexes = self.indexes.store, self.indexes
@@ -91,29 +105,44 @@ class Searcher:
                     filters: Filters | None = None, fusion: str = DEFAULT_FUSION,
                     progress: Progress | None = None,
                     use_feedback: bool = True) -> list[SearchResult]:
-        """Many queries, embedded in batches, all against one committed state."""
-        vectors: np.ndarray | list[None] = [None] * len(queries)
-        if mode != "lexical" and queries:
-            vectors = np.vstack([self.embedder.encode_queries(queries[s : s + EMBED_BATCH])
-                                 for s in range(0, len(queries), EMBED_BATCH)])
+        """Many queries, embedded in batches, all against one committed state. The next
+        batch embeds in a background thread (the encoder releases the GIL) while this one
+        searches, so embedding and ranking run on two cores at once (BENCHMARKS.md)."""
+        queries = [clean_query(q) for q in queries]
         store, indexes = self.indexes.store, self.indexes
-        with store.snapshot():
+        with store.snapshot(), ThreadPoolExecutor(max_workers=1) as pool:
             indexes.sync()
             lexical, prior = indexes.lexical(), self.dense_prior()
             bands = bands_for(self.embedder.name)
             feedback = self.feedback() if use_feedback else None
-            results = []
-            for n, (query, vector) in enumerate(zip(queries, vectors, strict=True), start=1):
-                results.append(annotate(
-                    search_cases(store, indexes.case_vectors, lexical, query, vector, top_k,
-                                 mode, filters, fusion, prior, feedback), bands))
-                if progress and (n % 50 == 0 or n == len(queries)):
-                    progress(n, len(queries), "search")
+            results: list[SearchResult] = []
+            for batch, vectors in self._embedded_batches(queries, mode, pool):
+                for query, vector in zip(batch, vectors, strict=True):
+                    results.append(annotate(
+                        search_cases(store, indexes.case_vectors, lexical, query, vector, top_k,
+                                     mode, filters, fusion, prior, feedback), bands))
+                    n = len(results)
+                    if progress and (n % 50 == 0 or n == len(queries)):
+                        progress(n, len(queries), "search")
             return results
+
+    def _embedded_batches(self, queries: list[str], mode: str, pool: ThreadPoolExecutor
+                          ) -> Iterator[tuple[list[str], np.ndarray | list[None]]]:
+        """(batch, its vectors), the next batch's embedding started before this one is used."""
+        batches = [queries[s : s + SEARCH_BATCH] for s in range(0, len(queries), SEARCH_BATCH)]
+        if mode == "lexical":
+            yield from ((b, [None] * len(b)) for b in batches)
+            return
+        pending = [pool.submit(self.embedder.encode_queries, b) for b in batches[:1]]
+        for i, batch in enumerate(batches):
+            if i + 1 < len(batches):
+                pending.append(pool.submit(self.embedder.encode_queries, batches[i + 1]))
+            yield batch, pending[i].result()
 
     def candidate_pools(self, queries: list[str]
                         ) -> list[tuple[list[str], np.ndarray, np.ndarray]]:
         """Hybrid candidates of each query with both raw scores, before fusion."""
+        queries = [clean_query(q) for q in queries]
         vectors = self.embedder.encode_queries(queries) if queries else []
         store, indexes = self.indexes.store, self.indexes
         with store.snapshot():
@@ -130,7 +159,7 @@ class Searcher:
                         mode: str) -> None:
         """Store a staff judgment of one result with its query, masked first: staff may have
         typed the customer's phone number."""
-        query = mask_text(query)[0]
+        query, case_id = mask_text(clean_query(query))[0], scrub(case_id)
         vector = self.embedder.encode_queries([query])[0]
         records.record_feedback(self.indexes.store.db, query, vector, case_id, helpful, rank, mode)
 

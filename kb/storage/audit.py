@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from kb.settings import Settings
+from kb.storage.database import Database
 
 _ACTOR: contextvars.ContextVar[str | None] = contextvars.ContextVar("kb_actor", default=None)
 _TARGET_LIMIT = 500  # a delete of 10,000 ids keeps its count, not every id
@@ -84,9 +85,31 @@ def record(db: sqlite3.Connection, action: str, target: str = "",
                 json.dumps(counts or {}, ensure_ascii=False, sort_keys=True), detail))
 
 
-def events(db: sqlite3.Connection, limit: int = 100, action: str | None = None) -> list[AuditEvent]:
-    """Newest first."""
+def record_now(store: Database, action: str, target: str = "", detail: str = "",
+               actor: str | None = None) -> bool:
+    """An event that is its own write (a failed sign-in, by the name typed); skipped (False)
+    rather than waiting while an ingest holds the database."""
+    who = (actor or "").strip()[:100] or current_actor()
+    return store.try_write("INSERT INTO audit_log (at, actor, action, target, counts, detail) "
+                           "VALUES (?, ?, ?, ?, '{}', ?)",
+                           (_now(), who, action, target[:_TARGET_LIMIT], detail))
+
+
+def events(db: sqlite3.Connection, limit: int = 100, action: str | None = None,
+           case_id: str | None = None) -> list[AuditEvent]:
+    """Newest first; with `case_id`, that case's history (events_for)."""
+    if case_id:
+        return events_for(db, case_id, limit)
     where, params = ("WHERE action = ?", [action]) if action else ("", [])
     rows = db.execute(f"SELECT id, at, actor, action, target, counts, detail FROM audit_log "
                       f"{where} ORDER BY id DESC LIMIT ?", [*params, limit]).fetchall()
     return [AuditEvent(r[0], r[1], r[2], r[3], r[4], json.loads(r[5] or "{}"), r[6]) for r in rows]
+
+
+def events_for(db: sqlite3.Connection, name: str, limit: int = 50) -> list[AuditEvent]:
+    """Events whose target names `name` (a case id among the ids a write lists), newest first."""
+    rows = db.execute("SELECT id, at, actor, action, target, counts, detail FROM audit_log "
+                      "WHERE instr(target, ?) > 0 ORDER BY id DESC", [name]).fetchall()
+    out = [AuditEvent(r[0], r[1], r[2], r[3], r[4], json.loads(r[5] or "{}"), r[6]) for r in rows
+           if name in (part.strip() for part in r[4].replace("…", ",").split(","))]
+    return out[:limit]

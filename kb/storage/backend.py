@@ -8,11 +8,12 @@ from kb.storage.cases import Store
 from kb.storage.layout import Layout
 
 
-def open_record_store(layout: Layout, settings: Settings) -> Store:
+def open_record_store(layout: Layout, settings: Settings, read_only: bool = False) -> Store:
     """KB_BACKEND's record store: `kb.sqlite3` under the base's directory (the default), or
-    the PostgreSQL database at KB_POSTGRES_URL (psycopg is imported only then)."""
+    the PostgreSQL database at KB_POSTGRES_URL (psycopg is imported only then). `read_only`:
+    the SQLite file of a read-only mount, opened to search only."""
     if settings.backend == "sqlite":
-        return Store(layout.database)
+        return Store(layout.database, read_only=read_only)
     try:
         from kb.storage.postgres import PgStore
     except ImportError as exc:

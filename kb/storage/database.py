@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kb.storage import faults
+from kb.storage import faults, health
 from kb.storage.layout import Manifest
 from kb.storage.schema import migrate
 
@@ -21,14 +21,36 @@ _VECTOR_TABLES = ("chunks", "doc_chunks")  # tables whose rows carry an embeddin
 _BATCH = 900  # stay under SQLite's bound-parameter limit
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """Open in autocommit mode (transactions are explicit), WAL, waiting on writers."""
+def connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
+    """Open in autocommit mode (transactions are explicit), WAL, waiting on writers.
+
+    `read_only` (a read-only directory or mount): SQLite's read-only mode, falling back to
+    `immutable` when it cannot even create the WAL index there; no migration runs.
+    """
+    if read_only:
+        return connect_read_only(path)
     db = sqlite3.connect(path, isolation_level=None, timeout=30.0, check_same_thread=False)
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = NORMAL")
     db.execute("PRAGMA busy_timeout = 30000")
     migrate(db)
     return db
+
+
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """Read a base on a read-only directory or mount (searches, `kb check --no-repair`)."""
+    last: sqlite3.Error | None = None
+    for flags in ("mode=ro", "mode=ro&immutable=1"):
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?{flags}", uri=True,
+                             isolation_level=None, timeout=30.0, check_same_thread=False)
+        try:
+            db.execute("SELECT count(*) FROM manifest").fetchone()
+            return db
+        except sqlite3.OperationalError as exc:  # no -shm can be made beside it: immutable
+            db.close()
+            last = exc
+    assert last is not None
+    raise last
 
 
 def batches(items: list, size: int = _BATCH) -> Iterator[list]:
@@ -40,14 +62,29 @@ def marks(n: int) -> str:
     return ", ".join("?" * n)
 
 
+def rollback(db: sqlite3.Connection) -> None:
+    """Roll back if a transaction is still open: SQLite ends it itself on some errors (disk
+    full), and ROLLBACK then failed with 'no transaction is active', hiding the real error."""
+    if db.in_transaction:
+        db.execute("ROLLBACK")
+
+
 
 
 class Database:
     """One SQLite file in WAL mode; every write is one transaction that bumps the state version."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, read_only: bool = False) -> None:
         self.path = path
-        self.db = connect(path)
+        try:
+            self.db = connect(path, read_only)
+        except sqlite3.OperationalError:
+            if read_only or not health.is_full(path.parent):
+                raise
+            # A full disk: SQLite cannot make its WAL index. Searches go on from the
+            # committed state, read-only; any write then says the disk is full.
+            self.db, read_only = connect(path, read_only=True), True
+        self.read_only = read_only
 
     def close(self) -> None:
         self.db.close()
@@ -75,7 +112,7 @@ class Database:
             faults.point("manifest-before-commit")
             self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            rollback(self.db)
             raise
 
     def state_version(self) -> int:
@@ -97,7 +134,7 @@ class Database:
             faults.point("before-commit")
             self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            rollback(self.db)
             raise
         faults.point("after-commit")
 

@@ -10,6 +10,7 @@ the holder dies (even by SIGKILL), so a crashed ingest never leaves it stuck.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import functools
 import logging
@@ -23,6 +24,7 @@ from typing import Any, TypeVar
 
 from kb.errors import WriterLockTimeout
 from kb.settings import Settings
+from kb.storage import health
 from kb.storage.layout import WRITE_LOCK
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,7 @@ class WriterLock:
         self._fd: int | None = None
         self._depth = 0
         self._mutex = threading.RLock()
+        self.read_only = False
 
     @property
     def held(self) -> bool:
@@ -60,13 +63,21 @@ class WriterLock:
         return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
 
     def try_acquire(self) -> bool:
-        """Take the lock if nobody holds it; never waits."""
+        """Take the lock if nobody holds it; never waits. False on a read-only directory too
+        (`read_only` then says so): nobody can write there."""
         if not self._mutex.acquire(blocking=False):
             return False  # another thread of this process is writing
         if self._depth:
             self._depth += 1
             return True
-        fd = self._open()
+        try:
+            fd = self._open()
+        except OSError as exc:
+            self._mutex.release()
+            if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                self.read_only = True
+                return False
+            raise
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -80,6 +91,8 @@ class WriterLock:
         """Wait for the lock (saying so once), up to the timeout; then raise WriterLockTimeout."""
         if self.try_acquire():
             return
+        if self.read_only:
+            raise health.read_only(self.path.parent)
         timeout = default_timeout() if self.timeout is None else self.timeout
         self.on_wait(self.path)
         deadline = time.monotonic() + timeout
@@ -117,7 +130,7 @@ def serialised(method: Callable[..., T]) -> Callable[..., T]:
 
     @functools.wraps(method)
     def wrapper(self: Any, *args: object, **kwargs: object) -> T:
-        with self._lock:
+        with self._lock, health.translated(self.layout.root):
             return method(self, *args, **kwargs)
 
     return wrapper
@@ -125,11 +138,14 @@ def serialised(method: Callable[..., T]) -> Callable[..., T]:
 
 def writing(method: Callable[..., T]) -> Callable[..., T]:
     """Also hold the base's writer lock (`self.writer`) for the whole call: other processes
-    wait for it, readers never do."""
+    wait for it, readers never do. A damaged SQLite file is refused before anything is written."""
 
     @functools.wraps(method)
     def wrapper(self: Any, *args: object, **kwargs: object) -> T:
-        with self._lock, self.writer():
-            return method(self, *args, **kwargs)
+        with self._lock, health.translated(self.layout.root), self.writer():
+            health.quick_check(self.store.db, self.layout.root, self.store.path)
+            result = method(self, *args, **kwargs)
+            health.written(self.store.path)
+            return result
 
     return wrapper

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import re
+import secrets
 import sqlite3
 from dataclasses import dataclass
 
 import numpy as np
 
-from kb.storage.database import Database
+from ingest.masking import mask_text
+from ingest.values import scrub
+from kb.errors import KnowledgeBaseError
+from kb.settings import Settings
+from kb.storage.database import Database, rollback
 
 
 def _now() -> str:
@@ -40,7 +47,7 @@ def record_feedback(db: sqlite3.Connection, query: str, query_vector: np.ndarray
                    (query, blob, case_id, int(helpful), rank, mode, _now()))
         db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        rollback(db)
         raise
 
 
@@ -66,20 +73,65 @@ def feedback_vectors(db: sqlite3.Connection, dim: int) -> tuple[np.ndarray, list
     return vectors, [r[1] for r in rows], np.array([1.0 if r[2] else -1.0 for r in rows])
 
 
-def save_draft(store: Database, token: str, values: dict[str, object]) -> bool:
-    """Autosave; skipped (False, the next change saves again) while an ingest holds the
-    database, so typing never waits for a long import."""
-    return store.try_write("INSERT OR REPLACE INTO drafts VALUES (?, ?, ?)",
-                           (token, json.dumps(values, ensure_ascii=False, default=str), _now()))
+# A draft token is the URL's ?draft=…: 24 random bytes (secrets.token_urlsafe), so it cannot be
+# guessed; shorter or odd tokens (hand-typed, or from before) are never looked up.
+DRAFT_TOKEN = re.compile(r"[A-Za-z0-9_-]{32,64}")
 
 
-def load_draft(db: sqlite3.Connection, token: str) -> dict[str, object] | None:
-    row = db.execute("SELECT data FROM drafts WHERE id = ?", (token,)).fetchone()
+def new_draft_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def is_draft_token(token: str) -> bool:
+    return bool(DRAFT_TOKEN.fullmatch(token))
+
+
+def _draft_key(token: str, owner: str) -> str:
+    """The row's key: a hash of the token and the browser that wrote it, so the same URL
+    opened in another browser (another owner) finds nothing, and the token is not stored."""
+    return hashlib.sha256(f"{owner}\0{token}".encode()).hexdigest()
+
+
+def _masked(values: dict[str, object]) -> dict[str, object]:
+    """Drafts hold personal data as typed; store them masked like every case (and without
+    what SQLite cannot take, such as half a surrogate pair)."""
+    return {scrub(str(k)): mask_text(scrub(v))[0] if isinstance(v, str) else v
+            for k, v in values.items()}
+
+
+def save_draft(store: Database, token: str, values: dict[str, object], owner: str,
+               max_age_days: float | None = None) -> bool:
+    """Autosave (masked), dropping drafts untouched for `max_age_days`; skipped (False, the
+    next change saves again) while an ingest holds the database, so typing never waits."""
+    if not DRAFT_TOKEN.fullmatch(token):
+        raise KnowledgeBaseError(f"draft token {token[:70]!r} is not one this program made; "
+                                 "open the record page again for a new draft")
+    data = json.dumps(_masked(values), ensure_ascii=False, default=str)
+    return (store.try_write("INSERT OR REPLACE INTO drafts VALUES (?, ?, ?)",
+                            (_draft_key(token, owner), data, _now()))
+            and store.try_write("DELETE FROM drafts WHERE updated_at < ?",
+                                (_cutoff(max_age_days),)))
+
+
+def load_draft(db: sqlite3.Connection, token: str, owner: str,
+               max_age_days: float | None = None) -> dict[str, object] | None:
+    """This browser's draft under `token`, unless it expired; None otherwise."""
+    if not DRAFT_TOKEN.fullmatch(token):
+        return None
+    row = db.execute("SELECT data FROM drafts WHERE id = ? AND updated_at >= ?",
+                     (_draft_key(token, owner), _cutoff(max_age_days))).fetchone()
     return json.loads(row[0]) if row else None
 
 
-def delete_draft(db: sqlite3.Connection, token: str) -> None:
-    db.execute("DELETE FROM drafts WHERE id = ?", (token,))
+def delete_draft(db: sqlite3.Connection, token: str, owner: str) -> None:
+    db.execute("DELETE FROM drafts WHERE id = ?", (_draft_key(token, owner),))
+
+
+def _cutoff(max_age_days: float | None) -> str:
+    """Drafts older than this are gone: `max_age_days`, else KB_DRAFT_DAYS (7)."""
+    days = Settings.from_env().draft_days if max_age_days is None else max_age_days
+    then = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+    return then.isoformat(timespec="seconds")
 
 
 def mark_retrieved(store: Database, document_ids: list[str], now: str) -> bool:

@@ -12,11 +12,14 @@ from kb.embeddings import Embedder
 from kb.index import analyser
 from kb.index.indexes import Indexes
 from kb.reports import DocumentReport, Progress
-from kb.settings import EMBED_BATCH, Settings
+from kb.settings import Settings
 from kb.storage import audit
 from kb.storage.layout import DOCS_KEY
 from kb.write.cases import text_hash
 from kb.write.ingest import now
+
+# Passages per encoder call: small, so the bar of a long manual moves (with e5 ~4-8 passages/s).
+PASSAGE_BATCH = 32
 
 
 def ingest_document(indexes: Indexes, embedder: Embedder, path: str | Path | None = None,
@@ -27,7 +30,8 @@ def ingest_document(indexes: Indexes, embedder: Embedder, path: str | Path | Non
     if data is not None or source.is_file():
         Settings.from_env().limits().check_size(
             name or source.name, len(data) if data is not None else source.stat().st_size)
-    doc = read_document(source, data=data, name=name, ocr=ocr)
+    pages = (lambda done, count: progress(done, count, "pages")) if progress else None
+    doc = read_document(source, data=data, name=name, ocr=ocr, on_page=pages)
     content = data if data is not None else source.read_bytes()
     report = DocumentReport(doc.name, "unchanged", doc.title, doc.pages, len(doc.passages),
                             list(doc.warnings))
@@ -47,12 +51,12 @@ def _passage_vectors(indexes: Indexes, embedder: Embedder, texts: list[str],
     found = {h: np.frombuffer(b, dtype=np.float32)
              for h, b in indexes.docs.vectors_by_hash(list(by_hash)).items()}
     todo = [(h, t) for h, t in by_hash.items() if h not in found]
-    for start in range(0, len(todo), EMBED_BATCH):
-        batch = todo[start : start + EMBED_BATCH]
+    for start in range(0, len(todo), PASSAGE_BATCH):
+        batch = todo[start : start + PASSAGE_BATCH]
         found.update(zip([h for h, _ in batch],
                          embedder.encode_documents([t for _, t in batch]), strict=True))
         if progress:
-            progress(min(start + EMBED_BATCH, len(todo)), len(todo), "embed")
+            progress(min(start + PASSAGE_BATCH, len(todo)), len(todo), "embed")
     return found
 
 

@@ -10,9 +10,10 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor
 from contextlib import AbstractContextManager, nullcontext
 
-from ingest.ledger import read_ledger, write_rejects
+from ingest.errors import RowError
+from ingest.ledger import LedgerRead, read_ledger, write_rejects
 from ingest.limits import Limits
-from ingest.masking import MaskPolicy, mask_case
+from ingest.masking import MaskPolicy, mask_case, mask_text
 from ingest.records import Case
 from kb.embeddings import Embedder
 from kb.index.indexes import Indexes
@@ -38,27 +39,52 @@ def ingest_ledger(indexes: Indexes, embedder: Embedder, path: str | os.PathLike[
                   overrides: dict[str, str] | None = None, skip_invalid: bool = False,
                   progress: Progress | None = None, encoding: str | None = None,
                   masking: MaskPolicy | None = None, limits: Limits | None = None,
+                  run_ids: dict[str, str] | None = None,
                   fanout: Fanout | None = None) -> IngestReport:
-    """Read, validate and store a ledger: all rows or nothing, unless `skip_invalid`."""
+    """Read, validate and store a ledger: all rows or nothing, unless `skip_invalid`.
+
+    `run_ids` (case id -> "file, line") holds the ids earlier files of the same run brought:
+    a row with one of them is a conflict, not a silent replacement of the earlier row. The
+    ids of this file are added once it is stored.
+    """
     read = read_ledger(path, overrides, encoding=encoding,
                        limits=limits or Settings.from_env().limits())
+    if run_ids is not None:
+        _reject_run_conflicts(read, run_ids)
     if not skip_invalid:
         read.raise_for_errors()
     rejected = len({e.location for e in read.errors})
     policy = (masking or MaskPolicy()).for_mapping(read.mapping)
+    target = mask_text(read.path, names=False)[0] if policy.enabled else read.path  # the audit log
     report = ingest_cases(indexes, embedder, read.cases, progress, policy, "ingest_ledger",
-                          read.path, rejected, limits, fanout)
+                          target, rejected, limits, fanout=fanout)
     report.source, report.ledger = read.path, read
     report.rejected = rejected
     if read.errors:
         report.rejects_file = str(write_rejects(read))
+    if run_ids is not None:
+        run_ids.update({c.id: f"{read.path}, {read.locations.get(c.id, '')}" for c in read.cases})
     return report
+
+
+def _reject_run_conflicts(read: LedgerRead, run_ids: dict[str, str]) -> None:
+    """Move the cases whose id an earlier file of this run already brought to the errors."""
+    kept = []
+    for case in read.cases:
+        if case.id not in run_ids:
+            kept.append(case)
+            continue
+        location = read.locations.get(case.id, "")
+        read.errors.append(RowError(read.path, location, read.mapping.get("id", "id"),
+                                    f"id '{case.id}' conflicts with {run_ids[case.id]}, read "
+                                    "earlier in this run; give one of them another id"))
+    read.cases = kept
 
 
 def ingest_cases(indexes: Indexes, embedder: Embedder, cases: Iterable[Case],
                  progress: Progress | None, masking: MaskPolicy, action: str = "ingest_cases",
                  target: str = "", rejected: int = 0, limits: Limits | None = None,
-                 fanout: Fanout | None = None) -> IngestReport:
+                 fanout: Fanout | None = None, detail: str = "") -> IngestReport:
     """Upsert cases in one transaction, in bounded batches (kb/write/cases.py); only text
     that changed is embedded again. A retired case that comes in again stays retired.
 
@@ -87,7 +113,7 @@ def ingest_cases(indexes: Indexes, embedder: Embedder, cases: Iterable[Case],
             audit.record(store.db, action, target or writes.changed_names(),
                          {"new": report.new, "updated": report.updated,
                           "unchanged": report.unchanged, "rejected": rejected,
-                          **{f"masked_{k}": n for k, n in report.masked.items()}})
+                          **{f"masked_{k}": n for k, n in report.masked.items()}}, detail)
     finally:
         cache.close()
     cache.discard()  # committed: every cached vector is in the base now

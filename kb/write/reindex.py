@@ -8,9 +8,10 @@ from kb.embeddings import Embedder
 from kb.index import analyser
 from kb.index.indexes import Indexes
 from kb.reports import Progress
-from kb.settings import EMBED_BATCH
+from kb.settings import Settings
 from kb.storage import audit
 from kb.storage.layout import CASES_KEY, DOCS_KEY
+from kb.write.encoding import Encoder, worker_count
 
 
 def reindex(indexes: Indexes, embedder: Embedder, progress: Progress | None = None) -> None:
@@ -38,10 +39,13 @@ def reindex(indexes: Indexes, embedder: Embedder, progress: Progress | None = No
 
 
 def _embed_all(embedder: Embedder, texts: list[str], progress: Progress | None) -> np.ndarray:
-    """Embed in batches with progress; an empty (0, dim) array when there is nothing."""
+    """Embed with progress, on one encoder process per core when there are enough texts (as a
+    large ingest does: same vectors as serial); an empty (0, dim) array when there is nothing."""
     vectors: list[np.ndarray] = []
-    for start in range(0, len(texts), EMBED_BATCH):
-        vectors.extend(embedder.encode_documents(texts[start : start + EMBED_BATCH]))
-        if progress:
-            progress(min(start + EMBED_BATCH, len(texts)), len(texts), "embed")
+    workers = worker_count(Settings.from_env().embed_workers)
+    with Encoder(embedder, workers, expected=len(texts)) as encoder:
+        for start, part in encoder.encode(texts):
+            vectors.extend(part)
+            if progress:
+                progress(min(start + len(part), len(texts)), len(texts), "embed")
     return np.vstack(vectors) if vectors else np.zeros((0, embedder.dim), np.float32)

@@ -49,19 +49,24 @@ def app_base(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 
 
 @pytest.fixture(scope="module")
-def app_url(request: pytest.FixtureRequest, app_base: Path,
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def app_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the module's app writes its console output (tests may read it)."""
+    return tmp_path_factory.mktemp("log") / "streamlit.log"
+
+
+@pytest.fixture(scope="module")
+def app_url(request: pytest.FixtureRequest, app_base: Path, app_log: Path) -> Iterator[str]:
     """Start the real app on the module's base and wait until it answers."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} not found: install Debian chromium (see .ci/run)")
     port = _free_port()
     env = {**os.environ, "KB_INDEX_DIR": str(app_base), "HF_HUB_OFFLINE": "1",
            "KB_EMBEDDING_MODEL": model_for(request.node)}
-    log = (tmp_path_factory.mktemp("log") / "streamlit.log").open("w")
+    log = app_log.open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
          "--server.port", str(port), "--server.headless", "true",
-         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+         "--browser.gatherUsageStats", "false"],  # the watcher: .streamlit/config.toml
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
 
@@ -118,6 +123,14 @@ def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def docs_screenshot(page, name: str) -> Path:
+    """A screenshot for test-artifacts/; with KB_UPDATE_DOCS=1 also the README's docs/NAME.png."""
+    shot = screenshot(page, name)
+    if os.environ.get("KB_UPDATE_DOCS") == "1":
+        shutil.copy(shot, ROOT / "docs" / f"{name}.png")
+    return shot
 
 
 def search_for(page, text: str, empty: str = "上の欄にクレームの内容を入力してください。",

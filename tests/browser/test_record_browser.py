@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from kb import KnowledgeBase
 from tests.browser.conftest import screenshot, search_for, wait_idle, wait_until
+from ui.browser_id import XSRF_COOKIE, owner_from_cookie
 
 # The saved case is found by a paraphrase that shares almost no word with it: the real model.
 pytestmark = pytest.mark.real_model
@@ -19,14 +20,21 @@ COMPLAINT = "店舗の駐車場の精算機が故障していて出庫できず�
 PARAPHRASE = "パーキングの料金機が壊れていて車を出せなかった"
 
 
-def _wait_for_draft(page, app_base: Path, field: str, text: str) -> None:
+def page_owner(page) -> str | None:
+    """The draft owner the app sees for this page's browser (its XSRF cookie)."""
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    return owner_from_cookie(cookies.get(XSRF_COOKIE))
+
+
+def wait_for_draft(page, app_base: Path, field: str, text: str) -> None:
     """Wait until the server autosaved this tab's draft with `text` in `field`."""
     def saved() -> bool:
         token = parse_qs(urlparse(page.url).query).get("draft", [None])[0]
-        if not token:
+        owner = page_owner(page)
+        if not token or not owner:
             return False
         with KnowledgeBase.open(app_base, create=False) as kb:
-            draft = kb.load_draft(token)
+            draft = kb.load_draft(token, owner=owner)
         return bool(draft) and draft.get(field) == text
 
     wait_until(saved, timeout=60, what=f"the draft to hold the {field} typed")
@@ -44,7 +52,7 @@ def test_record_a_case_then_find_it_in_other_words(page, app_url: str, app_base:
         box = main.get_by_label(label, exact=True)
         box.fill(text)
         box.press("Tab")  # commit the value (and the draft) as staff do by moving on
-    _wait_for_draft(page, app_base, "prevention", fields["再発防止策"])  # the server has them all
+    wait_for_draft(page, app_base, "prevention", fields["再発防止策"])  # the server has them all
     wait_idle(page)
     page.get_by_role("button", name="保存して検索できるようにする").click()
     saved = page.get_by_text(re.compile("を保存しました")).first
@@ -72,7 +80,7 @@ def test_a_draft_survives_a_browser_reload(page, app_url: str, app_base: Path) -
     box.fill(text)
     box.press("Tab")
     page.wait_for_function("() => location.search.includes('draft=')")
-    _wait_for_draft(page, app_base, "content", text)  # the autosave runs on the server
+    wait_for_draft(page, app_base, "content", text)  # the autosave runs on the server
     page.reload()
     page.get_by_text("保存されていない下書きを復元しました。").wait_for()
     expect(page.get_by_label("クレーム内容 *", exact=True)).to_have_value(text, timeout=30_000)
