@@ -133,8 +133,7 @@ def named_pypdf_log(name: str) -> Iterator[None]:
 def read_pdf(data: bytes, ocr: bool | None = None,
              on_page: Callable[[int, int], None] | None = None) -> PdfRead:
     """Read a PDF's text page by page; raise Unreadable for damaged, encrypted or textless files.
-    `on_page(done, count)` after each page: a 93-page manual takes minutes, and the bar should
-    move meanwhile."""
+    `on_page(done, count)` after each page: the bar of a 93-page manual moves meanwhile."""
     reader = _open(data)
     try:
         count = len(reader.pages)
