@@ -187,8 +187,13 @@ def dask_scheduler() -> Iterator[str]:
     """A Dask LocalCluster (two single-threaded worker processes) on 127.0.0.1; its address."""
     distributed = pytest.importorskip(
         "distributed", reason="dask[distributed] is not installed (pip install -r requirements.txt)")
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       host="127.0.0.1", dashboard_address=None)
+    from kb.write.encoding import _main_out_of_sight
+
+    # Spawned workers import the parent's __main__ first: after an AppTest that is a temp
+    # script that cannot run alone ("Nanny failed to start worker process"), as under Streamlit.
+    with _main_out_of_sight():
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                           host="127.0.0.1", dashboard_address=None)
     try:
         yield cluster.scheduler_address
     finally:

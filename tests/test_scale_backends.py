@@ -135,12 +135,16 @@ def test_feedback_and_drafts(base: KnowledgeBase) -> None:
     base.record_feedback("荷物が届かない", "T-002", helpful=True, rank=2)
     queries, qrels = base.feedback_judgments()
     assert [q for _, q in queries] == ["荷物が届かない"] and list(qrels.values()) == [{"T-002": 1.0}]
-    assert base.save_draft("tab-1", {"content": "下書き"})
-    assert base.load_draft("tab-1") == {"content": "下書き"}
-    assert base.save_draft("tab-1", {"content": "書き直し"})
-    assert base.load_draft("tab-1") == {"content": "書き直し"}
-    base.delete_draft("tab-1")
-    assert base.load_draft("tab-1") is None
+    from kb import new_draft_token
+
+    token, me = new_draft_token(), "browser-a"
+    assert base.save_draft(token, {"content": "下書き"}, owner=me)
+    assert base.load_draft(token, owner=me) == {"content": "下書き"}
+    assert base.load_draft(token, owner="browser-b") is None  # bound to the browser that wrote it
+    assert base.save_draft(token, {"content": "書き直し"}, owner=me)
+    assert base.load_draft(token, owner=me) == {"content": "書き直し"}
+    base.delete_draft(token, owner=me)
+    assert base.load_draft(token, owner=me) is None
 
 
 def test_dense_ranking_is_the_same_on_both_backends(request: pytest.FixtureRequest,

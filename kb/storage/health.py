@@ -127,9 +127,12 @@ def _stamp(database: Path) -> tuple[tuple[int, int], ...]:
     return tuple(stamps)
 
 
-def quick_check(db: sqlite3.Connection, root: Path, database: Path) -> None:
+def quick_check(db: sqlite3.Connection, root: Path, database: Path | None) -> None:
     """Refuse to write into a damaged file (PRAGMA quick_check: pages and records, no index
-    cross-check), unless the file is as this process last checked or wrote it."""
+    cross-check), unless the file is as this process last checked or wrote it. No file (a
+    PostgreSQL record store, `database` None): the server keeps its own pages whole."""
+    if database is None:
+        return
     stamp = _stamp(database)
     if _CHECKED.get(database) == stamp:
         return
@@ -142,6 +145,7 @@ def quick_check(db: sqlite3.Connection, root: Path, database: Path) -> None:
     _CHECKED[database] = stamp
 
 
-def written(database: Path) -> None:
+def written(database: Path | None) -> None:
     """This process has just written `database`: that change needs no check before the next."""
-    _CHECKED[database] = _stamp(database)
+    if database is not None:
+        _CHECKED[database] = _stamp(database)
