@@ -52,9 +52,9 @@ def progress_bar(desc: str) -> tuple[Progress, Any]:
             bar.set_description(f"{desc}: {stage}")
         bar.n = done
         left = remaining.update(done, total)
-        if left:
-            bar.set_postfix_str(f"{remaining_text(left)} / {remaining_text(left, 'en')}",
-                                refresh=False)
+        if left is not None:  # 0: done, nothing left to say
+            bar.set_postfix_str(f"{remaining_text(left)} / {remaining_text(left, 'en')}"
+                                if left else "", refresh=False)
         bar.refresh()
 
     return update, bar
