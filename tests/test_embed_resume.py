@@ -123,3 +123,24 @@ def test_killed_ingest_resumes_with_what_it_had_embedded(tmp_path: Path) -> None
     with KnowledgeBase.open(tmp_path / "clean") as clean:
         assert clean.ingest_ledger(ledger).embedded == vectors
     assert _chunks(root) == _chunks(tmp_path / "clean")
+
+
+@pytest.mark.real_model(model="multilingual-e5-small")
+def test_workers_do_not_run_the_parents_main_module(tmp_path: Path) -> None:
+    """Under Streamlit the main module is app.py, whose top level builds the sample base: a
+    spawned worker must not import it again. Here a script with no __main__ guard stands in."""
+    script = tmp_path / "app_like.py"
+    script.write_text(
+        "import numpy as np\n"
+        "from kb.embeddings import load_embedder\n"
+        "from kb.write import encoding\n"
+        "encoding.PARALLEL_MIN = 1\n"
+        "print('top level ran', flush=True)\n"
+        "with encoding.Encoder(load_embedder('multilingual-e5-small'), workers=2) as enc:\n"
+        "    parts = list(enc.encode(['荷物が届かない'] * 40))\n"
+        "print('vectors', sum(len(v) for _, v in parts), flush=True)\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True,
+                          timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    out = done.stdout.decode()
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert out.count("top level ran") == 1 and "vectors 40" in out
