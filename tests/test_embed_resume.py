@@ -125,6 +125,7 @@ def test_killed_ingest_resumes_with_what_it_had_embedded(tmp_path: Path) -> None
     assert _chunks(root) == _chunks(tmp_path / "clean")
 
 
+@pytest.mark.slow  # starts encoder processes, each loading e5
 @pytest.mark.real_model(model="multilingual-e5-small")
 def test_workers_do_not_run_the_parents_main_module(tmp_path: Path) -> None:
     """Under Streamlit the main module is app.py, whose top level builds the sample base: a
