@@ -10,24 +10,13 @@ surname + given-name pair, or two capitalised words both tagged, count.
 from __future__ import annotations
 
 import re
-import threading
 
-_local = threading.local()
+from ingest.sudachi import tokenizer
+
 _PIECE = 12_000  # characters: always under Sudachi's 49,149-byte input limit
 _SURNAME = re.compile(r"^[\u4e00-\u9fff々]{2,4}$")  # 高 (of 高い) is tagged as a surname too
 _LATIN_NAME = re.compile(r"^[A-Z][a-z]+$")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _tokenizer():
-    """One Sudachi tokenizer per thread (they are not safe to share)."""
-    tok = getattr(_local, "tokenizer", None)
-    if tok is None:
-        from sudachipy import Dictionary
-
-        tok = Dictionary(dict="core").create()
-        _local.tokenizer = tok
-    return tok
 
 
 def name_spans(text: str) -> list[tuple[int, int]]:
@@ -38,7 +27,7 @@ def name_spans(text: str) -> list[tuple[int, int]]:
     text = _LONE_SURROGATE.sub("\ufffd", text)  # Sudachi cannot take one; offsets stay
     for offset in range(0, len(text), _PIECE):
         morphemes = [(m.begin() + offset, m.end() + offset, m.surface(), m.part_of_speech())
-                     for m in _tokenizer().tokenize(text[offset:offset + _PIECE], SplitMode.C)
+                     for m in tokenizer().tokenize(text[offset:offset + _PIECE], SplitMode.C)
                      if m.surface().strip()]
         for (start, _, first, pos1), (_, end, second, pos2) in zip(morphemes, morphemes[1:],
                                                                  strict=False):

@@ -9,10 +9,10 @@ punctuation and a few very common words are dropped.
 from __future__ import annotations
 
 import re
-import threading
 import unicodedata
 
 from ingest.radicals import fold_radicals
+from ingest.sudachi import tokenizer
 
 ANALYSER_NAME = "sudachi-core-A-normalized-nfkc-v1"
 
@@ -28,7 +28,6 @@ _STOP_EN = frozenset(
     """.split()  # noqa: SIM905 - a word list reads better as text
 )
 _LATIN = re.compile(r"^[0-9a-z][0-9a-z.'+#&-]*$")
-_local = threading.local()
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -41,17 +40,6 @@ def normalize(text: str) -> str:
     return fold_radicals(unicodedata.normalize("NFKC", _LONE_SURROGATE.sub("\ufffd", text)))
 
 
-def _tokenizer():
-    """One Sudachi tokenizer per thread: they are not safe to share (Streamlit uses threads)."""
-    tok = getattr(_local, "tokenizer", None)
-    if tok is None:
-        from sudachipy import Dictionary
-
-        tok = Dictionary(dict="core").create()
-        _local.tokenizer = tok
-    return tok
-
-
 def tokens(text: str) -> list[str]:
     """Content tokens of `text`, in order, for indexing and querying."""
     from sudachipy import SplitMode
@@ -60,7 +48,7 @@ def tokens(text: str) -> list[str]:
     out: list[str] = []
     # Sudachi caps input size; long texts are fed in pieces at line breaks.
     for piece in _pieces(text):
-        for m in _tokenizer().tokenize(piece, SplitMode.A):
+        for m in tokenizer().tokenize(piece, SplitMode.A):
             if m.part_of_speech()[0] in _DROP_POS:
                 continue
             surface = m.surface()
@@ -136,7 +124,7 @@ def _located_tokens(text: str) -> list[tuple[str, int, int, str | None]]:
     found: list[tuple[str, int, int, str | None]] = []
     offset = 0
     for piece in _pieces(flat):
-        for m in _tokenizer().tokenize(piece, SplitMode.A):
+        for m in tokenizer().tokenize(piece, SplitMode.A):
             surface = m.surface()
             token = surface if _LATIN.match(surface) else normalize(m.normalized_form()).lower()
             if m.end() > m.begin():
