@@ -42,6 +42,18 @@ def _announce(path: Path) -> None:
                 "in %s; waiting for it to finish (lock file %s)", path.parent, path.parent, path)
 
 
+def wait_for(try_acquire: Callable[[], bool], timeout: float, holder: str) -> None:
+    """Poll `try_acquire` until it succeeds; after `timeout` seconds raise WriterLockTimeout,
+    saying who holds the lock (`holder`): the file lock and PostgreSQL's advisory lock."""
+    deadline = time.monotonic() + timeout
+    while not try_acquire():
+        if time.monotonic() >= deadline:
+            raise WriterLockTimeout(
+                f"別の取り込みが {timeout:.0f} 秒たっても終わりません / {holder} after "
+                f"{timeout:.0f} s. Wait for it to finish, or raise KB_LOCK_TIMEOUT.")
+        time.sleep(_POLL)
+
+
 class WriterLock:
     """Re-entrant (per process) exclusive lock on one base directory's `write.lock`."""
 
@@ -95,14 +107,7 @@ class WriterLock:
             raise health.read_only(self.path.parent)
         timeout = default_timeout() if self.timeout is None else self.timeout
         self.on_wait(self.path)
-        deadline = time.monotonic() + timeout
-        while not self.try_acquire():
-            if time.monotonic() >= deadline:
-                raise WriterLockTimeout(
-                    f"別の取り込みが {timeout:.0f} 秒たっても終わりません / another ingest still "
-                    f"holds the writer lock {self.path} after {timeout:.0f} s. Wait for it to "
-                    f"finish, or raise KB_LOCK_TIMEOUT.")
-            time.sleep(_POLL)
+        wait_for(self.try_acquire, timeout, f"another ingest still holds the writer lock {self.path}")
 
     def release(self) -> None:
         self._depth -= 1

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -23,18 +22,18 @@ import psycopg
 from psycopg.adapt import Dumper
 from psycopg.pq import TransactionStatus
 
-from kb.errors import KnowledgeBaseError, WriterLockTimeout
+from kb.errors import KnowledgeBaseError
 from kb.settings import Settings
 from kb.storage import faults
 from kb.storage.cases import Store
 from kb.storage.database import batches, marks
 from kb.storage.documents import DocumentStore
+from kb.storage.locking import wait_for
 from kb.storage.pg_schema import UPSERT_KEYS, migrate
 
 WRITER_LOCK = 0x6B62_0002  # the advisory lock every writer of a base holds (one base per database)
 APPLIED_KEY = "milvus_applied_version"  # manifest: the outbox version Milvus reflects
 REBUILD_KEY = "milvus_rebuild_version"  # manifest: a write that needs Milvus rebuilt whole
-_POLL = 0.1
 _REPLACE = re.compile(r"^\s*INSERT OR REPLACE INTO (\w+) VALUES", re.IGNORECASE)
 
 
@@ -129,14 +128,8 @@ class PgWriterLock:
     def acquire(self) -> None:
         """Wait for the lock up to the timeout (KB_LOCK_TIMEOUT), then raise WriterLockTimeout."""
         timeout = Settings.from_env().lock_timeout if self.timeout is None else self.timeout
-        deadline = time.monotonic() + timeout
-        while not self.try_acquire():
-            if time.monotonic() >= deadline:
-                raise WriterLockTimeout(
-                    f"別の取り込みが {timeout:.0f} 秒たっても終わりません / another writer still "
-                    f"holds the PostgreSQL advisory lock of this base after {timeout:.0f} s. "
-                    f"Wait for it to finish, or raise KB_LOCK_TIMEOUT.")
-            time.sleep(_POLL)
+        wait_for(self.try_acquire, timeout,
+                 "another writer still holds the PostgreSQL advisory lock of this base")
 
     def release(self) -> None:
         self._depth -= 1
