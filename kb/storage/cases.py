@@ -111,10 +111,18 @@ class Store(Database):
             ids = [r[0] for r in rows]
             removed.extend(r[0] for r in rows if r[1])
             for id_part in batches(ids):
-                holes = marks(len(id_part))
-                self.db.execute(f"DELETE FROM chunks_fts WHERE rowid IN ({holes})", id_part)
-                self.db.execute(f"DELETE FROM chunks WHERE id IN ({holes})", id_part)
+                self._delete_chunk_rows(id_part)
+            self._chunks_removed(ids)
         return removed
+
+    def _delete_chunk_rows(self, ids: list[int]) -> None:
+        """The chunk rows and their FTS rows (a server store deletes them its own way)."""
+        holes = marks(len(ids))
+        self.db.execute(f"DELETE FROM chunks_fts WHERE rowid IN ({holes})", ids)
+        self.db.execute(f"DELETE FROM chunks WHERE id IN ({holes})", ids)
+
+    def _chunks_removed(self, ids: list[int]) -> None:
+        """After chunks went: nothing here (the PostgreSQL store lists them for Milvus)."""
 
     def insert_chunk(self, case_id: str, part: str, ord_: int, text: str, text_hash: str,
                      vector: np.ndarray | None, fts_text: str) -> int:

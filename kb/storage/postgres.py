@@ -26,7 +26,6 @@ from kb.errors import KnowledgeBaseError
 from kb.settings import Settings
 from kb.storage import faults
 from kb.storage.cases import Store
-from kb.storage.database import batches, marks
 from kb.storage.documents import DocumentStore
 from kb.storage.locking import wait_for
 from kb.storage.pg_schema import UPSERT_KEYS, migrate
@@ -238,20 +237,12 @@ class PgStore(Store):
         self._outbox([chunk_id], "put")
         return chunk_id
 
-    def delete_chunks_of(self, case_ids: list[str]) -> list[int]:
-        """Remove the chunks of these cases; return ids that had vectors."""
-        removed: list[int] = []
-        for part in batches(case_ids):
-            rows = self.db.execute(
-                f"SELECT id, vector IS NOT NULL FROM chunks WHERE case_id IN ({marks(len(part))})",
-                part).fetchall()
-            ids = [r[0] for r in rows]
-            removed.extend(r[0] for r in rows if r[1])
-            for id_part in batches(ids):
-                self.db.conn.execute("DELETE FROM chunks_fts WHERE rowid = ANY(%s)", (id_part,))
-                self.db.conn.execute("DELETE FROM chunks WHERE id = ANY(%s)", (id_part,))
-            self._outbox(ids, "remove")
-        return removed
+    def _delete_chunk_rows(self, ids: list[int]) -> None:
+        self.db.conn.execute("DELETE FROM chunks_fts WHERE rowid = ANY(%s)", (ids,))
+        self.db.conn.execute("DELETE FROM chunks WHERE id = ANY(%s)", (ids,))
+
+    def _chunks_removed(self, ids: list[int]) -> None:
+        self._outbox(ids, "remove")
 
     def _outbox(self, chunk_ids: list[int], op: str) -> None:
         if chunk_ids:
