@@ -5,12 +5,14 @@ user when the tests run as root, since PostgreSQL refuses to run as root). Milvu
 server binary that the `milvus-lite==2.5.1` wheel ships, listening on a TCP port. Both run
 as children that die with the test process, even one killed before its teardown. Each
 fixture skips, with the reason, only when its package or binary is really missing; a
-server that is installed but fails to start is an error, not a skip.
+server that is installed but fails to start is an error, not a skip. The bench scripts
+(bench/backends.py) start theirs with the same `running_postgres` / `running_milvus`.
 """
 
 from __future__ import annotations
 
 import glob
+import importlib
 import os
 import shutil
 import signal
@@ -20,6 +22,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -44,13 +47,17 @@ def _pg_bin(name: str) -> str | None:
     return candidates[-1] if candidates else None
 
 
+class Unavailable(Exception):
+    """A server's package or program is not installed here: the fixture skips with this reason."""
+
+
 def _as_server_user(args: list[str]) -> list[str]:
     """PostgreSQL will not run as root: run it as `postgres` then (Debian creates that user)."""
     if os.geteuid() != 0:
         return args
     runuser = shutil.which("runuser")
     if runuser is None:
-        pytest.skip("running as root without `runuser`: cannot start PostgreSQL as postgres")
+        raise Unavailable("running as root without `runuser`: cannot start PostgreSQL as postgres")
     return [runuser, "-u", "postgres", "--", *args]
 
 
@@ -61,7 +68,8 @@ def _chown_to_server_user(path: Path) -> None:
         try:
             user = pwd.getpwnam("postgres")
         except KeyError:
-            pytest.skip("running as root and there is no `postgres` user (apt-get install postgresql)")
+            raise Unavailable("running as root and there is no `postgres` user "
+                              "(apt-get install postgresql)") from None
         os.chown(path, user.pw_uid, user.pw_gid)
 
 
@@ -101,63 +109,78 @@ def _stop(server: subprocess.Popen, sig: int) -> None:
         server.wait(timeout=30)
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
-    """A PostgreSQL server of its own on 127.0.0.1 (trust auth); yields the admin URL."""
-    pytest.importorskip("psycopg", reason="psycopg is not installed (pip install -r requirements-dev.txt)")
+def _require(module: str, why: str) -> None:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise Unavailable(f"{why} is not installed (pip install -r requirements-dev.txt)") from None
+
+
+@contextmanager
+def running_postgres() -> Iterator[str]:
+    """A PostgreSQL server of its own on 127.0.0.1 (trust auth, no fsync: test and bench
+    data only) in a temp dir; yields the admin URL, and stops and removes it after."""
+    _require("psycopg", "psycopg")
     initdb = _pg_bin("initdb")
     if initdb is None or not Path(initdb).with_name("postgres").exists():
-        pytest.skip("PostgreSQL server programs (initdb, postgres) are not installed: "
-                    "apt-get install postgresql")
+        raise Unavailable("PostgreSQL server programs (initdb, postgres) are not installed: "
+                          "apt-get install postgresql")
     # Not under pytest's tmp dir: that is private to root, and the server runs as postgres.
     root = Path(tempfile.mkdtemp(prefix="kb-pg-"))
-    _chown_to_server_user(root)
-    data, port = root / "data", free_port()
-    subprocess.run(_as_server_user([initdb, "-D", str(data), "-U", "postgres", "--auth=trust",
-                                    "-E", "UTF8", "--locale=C", "--no-sync"]),
-                   check=True, capture_output=True, timeout=120)
-    postgres = str(Path(initdb).with_name("postgres"))
-    args = [postgres, "-D", str(data), "-p", str(port), "-k", str(root), "-c",
-            "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-            "-c", "full_page_writes=off", "-c", "max_connections=200"]
-    with (root / "server.log").open("w") as log:  # a file, not a pipe nobody reads
-        server = subprocess.Popen(_watched(args, "QUIT", server_user=True), stdout=log,
-                                  stderr=subprocess.STDOUT)
-    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
     try:
-        _wait_for_postgres(url, server)
-        yield url
+        _chown_to_server_user(root)
+        data, port = root / "data", free_port()
+        subprocess.run(_as_server_user([initdb, "-D", str(data), "-U", "postgres",
+                                        "--auth=trust", "-E", "UTF8", "--locale=C",
+                                        "--no-sync"]),
+                       check=True, capture_output=True, timeout=120)
+        postgres = str(Path(initdb).with_name("postgres"))
+        args = [postgres, "-D", str(data), "-p", str(port), "-k", str(root), "-c",
+                "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
+                "-c", "full_page_writes=off", "-c", "max_connections=200"]
+        with (root / "server.log").open("w") as log:  # a file, not a pipe nobody reads
+            server = subprocess.Popen(_watched(args, "QUIT", server_user=True), stdout=log,
+                                      stderr=subprocess.STDOUT)
+        url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        try:
+            _wait_for_postgres(url, server)
+            yield url
+        finally:
+            _stop(server, signal.SIGINT)  # PostgreSQL's fast shutdown
     finally:
-        _stop(server, signal.SIGINT)  # PostgreSQL's fast shutdown
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture
-def postgres_url(postgres_server: str) -> Iterator[str]:
-    """A fresh, empty database on the session's server (one knowledge base per database)."""
+def new_database(admin_url: str) -> str:
+    """A fresh, empty database on the server (one knowledge base per database); its URL."""
     import psycopg
 
     name = f"kb_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_server, autocommit=True) as admin:
+    with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
-    yield postgres_server.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(postgres_server, autocommit=True) as admin:
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_database(url: str) -> None:
+    import psycopg
+
+    admin_url, name = url.rsplit("/", 1)[0] + "/postgres", url.rsplit("/", 1)[1]
+    with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-@pytest.fixture(scope="session")
-def milvus_server() -> Iterator[str]:
-    """The Milvus Lite 2.5 server binary on 127.0.0.1 with its data in a temp dir; yields its URI."""
-    pytest.importorskip("pymilvus", reason="pymilvus is not installed (pip install -r requirements-dev.txt)")
-    lite = pytest.importorskip("milvus_lite.server",
-                               reason="milvus-lite is not installed (pip install -r requirements-dev.txt)")
+@contextmanager
+def running_milvus() -> Iterator[str]:
+    """The Milvus Lite 2.5 server binary on 127.0.0.1 with its data in a temp dir; its URI."""
+    _require("pymilvus", "pymilvus")
+    _require("milvus_lite.server", "milvus-lite")
+    from milvus_lite import server as lite
     from pymilvus import MilvusClient
 
-    root = Path(tempfile.mkdtemp(prefix="kb-milvus-"))
     binary = Path(lite.BIN_PATH) / "milvus"
     if not binary.exists():
-        pytest.skip(f"the milvus-lite wheel has no server binary at {binary}")
-    port = free_port()
+        raise Unavailable(f"the milvus-lite wheel has no server binary at {binary}")
+    root, port = Path(tempfile.mkdtemp(prefix="kb-milvus-")), free_port()
     env = {**os.environ, "LD_LIBRARY_PATH": f"{lite.BIN_PATH}:{os.environ.get('LD_LIBRARY_PATH', '')}"}
     with (root / "server.log").open("w") as log:
         server = subprocess.Popen(_watched([str(binary), str(root / "milvus.db"),
@@ -180,6 +203,36 @@ def milvus_server() -> Iterator[str]:
     finally:
         _stop(server, signal.SIGTERM)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def _skipped_if_unavailable() -> Iterator[None]:
+    try:
+        yield
+    except Unavailable as missing:
+        pytest.skip(str(missing))
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """The session's PostgreSQL server on 127.0.0.1; yields the admin URL."""
+    with _skipped_if_unavailable(), running_postgres() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty database on the session's server (one knowledge base per database)."""
+    url = new_database(postgres_server)
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def milvus_server() -> Iterator[str]:
+    """The session's Milvus Lite server on 127.0.0.1; yields its URI."""
+    with _skipped_if_unavailable(), running_milvus() as uri:
+        yield uri
 
 
 @pytest.fixture(scope="session")
