@@ -39,7 +39,7 @@ _EXPORTS: dict[str, str] = {
                      "verify_password"), "kb.passwords"),
     **dict.fromkeys(("SAMPLE_LEDGER", "ensure_sample"), "kb.write.sample"),
     **dict.fromkeys(("Fanout",), "kb.write.fanout"),
-    **dict.fromkeys(("MigrateReport", "migrate_to_servers"), "kb.ops.migrate"),
+    **dict.fromkeys(("MigrateReport", "migrate_to_servers", "migrate_to_sqlite"), "kb.ops.migrate"),
 }
 _RENAMED = {"EXPORT_FORMATS": "FORMATS"}
 
@@ -82,7 +82,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from kb.knowledge_base import KnowledgeBase
     from kb.ops.backup import backup, restore
     from kb.ops.check import CheckReport, check_base
-    from kb.ops.migrate import MigrateReport, migrate_to_servers
+    from kb.ops.migrate import MigrateReport, migrate_to_servers, migrate_to_sqlite
     from kb.outputs.export import FORMATS as EXPORT_FORMATS
     from kb.outputs.export import export, table
     from kb.outputs.handover import NoteFields, handover_html, handover_markdown

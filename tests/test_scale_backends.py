@@ -302,6 +302,40 @@ def test_migrate_copies_without_re_embedding_and_check_repairs_milvus(
     assert again.returncode == 0, again.stdout
 
 
+
+def test_migrate_back_to_sqlite_keeps_what_the_servers_hold(
+        servers: str, ledger: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`kb migrate --to sqlite`: a case recorded on the servers, the feedback and the vectors
+    come back byte for byte; the embedded base ranks as the server one and checks clean."""
+    import psycopg
+
+    with KnowledgeBase.open(tmp_path / "server") as kb:
+        kb.ingest_ledger(ledger)
+        kb.ingest_cases([Case(id="S-1", content="食洗機から水漏れして床が濡れた。",
+                              response="パッキンを交換した。")])
+        kb.record_feedback("荷物が届かない", "T-002", helpful=True)
+        want = [(h.case.id, h.score) for h in kb.search("水漏れ", mode="hybrid").hits]
+    back = tmp_path / "back"
+    moved = _kb("--index", str(back), "migrate", "--to", "sqlite")
+    assert moved.returncode == 0, moved.stderr[-2000:]
+    assert "9 cases" in moved.stdout and "1 feedback" in moved.stdout, moved.stdout
+    again = _kb("--index", str(back), "migrate", "--to", "sqlite")  # never over a base
+    assert again.returncode != 0 and "already holds" in again.stderr + again.stdout
+    with sqlite3.connect(back / "kb.sqlite3") as db, psycopg.connect(servers) as pg:
+        copied = dict(db.execute("SELECT id, vector FROM chunks WHERE vector IS NOT NULL"))
+        source = {i: bytes(v) for i, v in pg.execute(
+            "SELECT id, vector FROM chunks WHERE vector IS NOT NULL")}
+    assert copied == source and len(source) == 9
+    monkeypatch.setenv("KB_BACKEND", "sqlite")
+    with KnowledgeBase.open(back) as kb:
+        assert kb.stats().cases == 9 and kb.get_case("S-1").response == "パッキンを交換した。"
+        assert kb.feedback_judgments()[0]
+        got = [(h.case.id, h.score) for h in kb.search("水漏れ", mode="hybrid").hits]
+        assert [c for c, _ in got] == [c for c, _ in want] and got[0][0] == "S-1"
+    checked = _kb("--index", str(back), "check", "--no-repair")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
 JAQUAD = ROOT.parent / "shared" / "data" / "jaquad_dev"
 
 

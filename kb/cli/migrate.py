@@ -1,4 +1,4 @@
-"""`kb migrate --to postgres+milvus`: move an embedded base onto the shared servers."""
+"""`kb migrate --to postgres+milvus|sqlite`: move a base onto the shared servers, or back."""
 
 from __future__ import annotations
 
@@ -9,18 +9,22 @@ from kb.cli.context import Context
 
 
 @click.command(name="migrate")
-@click.option("--to", "to", type=click.Choice(["postgres+milvus"]), required=True,
-              help="The backend to copy the base into (KB_POSTGRES_URL, KB_MILVUS_URI).")
+@click.option("--to", "to", type=click.Choice(["postgres+milvus", "sqlite"]), required=True,
+              help="postgres+milvus: copy the embedded base at --index into KB_POSTGRES_URL and "
+                   "KB_MILVUS_URI. sqlite: copy the base in KB_POSTGRES_URL into a new "
+                   "embedded base at --index.")
 @click.pass_obj
 def migrate_command(obj: Context, to: str) -> None:
-    """Copy the base (cases, vectors, tokens, feedback, audit log) without re-embedding."""
-    from kb import migrate_to_servers  # pymilvus and psycopg load only for this command
+    """Copy the base (cases, vectors, tokens, feedback, drafts, audit log) without re-embedding."""
+    from kb import migrate_to_servers, migrate_to_sqlite  # psycopg loads only for this command
 
     root = resolve_index_dir(obj.index)
-    report = migrate_to_servers(root)
-    click.echo(f"移行しました / migrated {root} to {to}: {report.rows['cases']} cases, "
+    report = migrate_to_servers(root) if to != "sqlite" else migrate_to_sqlite(root)
+    where = f"{root} to {to}" if to != "sqlite" else f"PostgreSQL to {root} (sqlite)"
+    click.echo(f"移行しました / migrated {where}: {report.rows['cases']} cases, "
                f"{report.rows['chunks']} chunks, {report.rows['feedback']} feedback, "
                f"{report.rows['audit_log']} audit events (state version {report.state_version})")
-    if report.manuals_skipped:
+    if report.manuals_skipped and to != "sqlite":
         click.echo(f"  manuals not migrated (not supported on {to} yet): {report.manuals_skipped}")
-    click.echo("  next: KB_BACKEND=postgres+milvus kb check")
+    click.echo("  next: KB_BACKEND=postgres+milvus kb check" if to != "sqlite" else
+               f"  next: KB_BACKEND=sqlite kb --index {root} check")

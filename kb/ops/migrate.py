@@ -1,10 +1,14 @@
-"""`kb migrate --to postgres+milvus`: copy an embedded base into the servers, without re-embedding.
+"""`kb migrate`: copy a base between the embedded and the server backend, without re-embedding.
 
-Every case, chunk (with its stored vector and tokens), feedback, draft and audit event is
-copied with its id into PostgreSQL in one transaction, the manifest's model, analyser and
-fusion calibration with them; Milvus is then rebuilt from PostgreSQL, as `kb check` would.
-The SQLite base is only read. Manuals are not copied: the server backend does not hold
-manuals yet (the report counts them). The other way, back to SQLite, is not built yet.
+`--to postgres+milvus`: every case, chunk (with its stored vector and tokens), feedback,
+draft and audit event is copied with its id into PostgreSQL in one transaction, the
+manifest's model, analyser and fusion calibration with them; Milvus is then rebuilt from
+PostgreSQL, as `kb check` would. The SQLite base is only read. Manuals are not copied: the
+server backend does not hold manuals yet (the report counts them).
+
+`--to sqlite`: the same rows back from PostgreSQL (one repeatable-read snapshot, so a
+writer on another app server cannot tear the copy) into a new SQLite base in one
+transaction; FAISS and the lexical files are derived from it at its first open.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from kb.errors import KnowledgeBaseError
 from kb.index.milvus_sync import MilvusIndexes
 from kb.settings import Settings
 from kb.storage import audit
+from kb.storage.database import Database, marks
 from kb.storage.layout import CASES_KEY, Layout
 from kb.storage.postgres import REBUILD_KEY, PgStore
 from kb.storage.schema import SCHEMA_VERSION
@@ -90,5 +95,63 @@ def _copy(source: sqlite3.Connection, target: PgStore) -> MigrateReport:
         audit.record(db, "migrate", "postgres+milvus",
                      {"cases": counts["cases"], "chunks": counts["chunks"],
                       "manuals_skipped": manuals})
+        version = target.pending_version
+    return MigrateReport(counts, manuals, version)
+
+
+def migrate_to_sqlite(root: Path) -> MigrateReport:
+    """Copy the base in KB_POSTGRES_URL into a new SQLite base at `root` (Milvus is not read:
+    it is derived, and FAISS is rebuilt from the copied vectors instead)."""
+    import psycopg
+
+    settings = Settings.from_env()
+    if not settings.postgres_url:
+        raise KnowledgeBaseError("kb migrate --to sqlite needs KB_POSTGRES_URL, the base to copy")
+    layout = Layout(root)
+    if layout.database.exists():
+        raise KnowledgeBaseError(f"{root} already holds a knowledge base ({layout.database.name}): "
+                                 "migrate into a new directory")
+    source = PgStore(settings.postgres_url)  # checks the URL and the schema
+    try:
+        if source.is_empty():
+            raise KnowledgeBaseError("the PostgreSQL database holds no knowledge base to migrate")
+    finally:
+        source.close()
+    root.mkdir(parents=True, exist_ok=True)
+    target = Database(layout.database)
+    try:
+        with psycopg.connect(settings.postgres_url) as pg:
+            pg.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            return _copy_back(pg, target)
+    except BaseException:
+        target.close()
+        layout.database.unlink(missing_ok=True)  # nothing half-copied is left to open
+        raise
+    finally:
+        target.close()
+
+
+def _copy_back(pg: object, target: Database) -> MigrateReport:
+    """One SQLite transaction filled from one PostgreSQL snapshot, table by table."""
+    manifest = dict(pg.execute("SELECT key, value FROM manifest").fetchall())
+    counts: dict[str, int] = {}
+    with target.transaction() as db:
+        target.set_manifest(**{k: manifest[k] for k in MANIFEST_KEYS if k in manifest})
+        for table in TABLES:
+            columns = [r[0] for r in pg.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = %s "
+                "ORDER BY ordinal_position", (table,))]
+            insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks(len(columns))})"
+            counts[table] = 0
+            with pg.cursor(name=f"kb_migrate_{table}") as cursor:  # server-side: bounded memory
+                cursor.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY 1")
+                while rows := cursor.fetchmany(_BATCH):
+                    db.executemany(insert, [tuple(bytes(v) if isinstance(v, memoryview) else v
+                                                  for v in row) for row in rows])
+                    counts[table] += len(rows)
+        target.mark_index_changed(CASES_KEY)
+        manuals = pg.execute("SELECT count(*) FROM documents").fetchone()[0]
+        audit.record(db, "migrate", "sqlite", {"cases": counts["cases"],
+                                               "chunks": counts["chunks"]})
         version = target.pending_version
     return MigrateReport(counts, manuals, version)
