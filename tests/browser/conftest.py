@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -54,15 +55,16 @@ def app_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("log") / "streamlit.log"
 
 
-@pytest.fixture(scope="module")
-def app_url(request: pytest.FixtureRequest, app_base: Path, app_log: Path) -> Iterator[str]:
-    """Start the real app on the module's base and wait until it answers."""
+@contextmanager
+def serving_app(base: Path, model: str, log_path: Path, **env_extra: str) -> Iterator[str]:
+    """The real app (`streamlit run app.py`) on `base` on a free 127.0.0.1 port, once it
+    answers its health check; `env_extra` adds settings (KB_BACKEND=...). Stopped after."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} not found: install Debian chromium (see .ci/run)")
     port = _free_port()
-    env = {**os.environ, "KB_INDEX_DIR": str(app_base), "HF_HUB_OFFLINE": "1",
-           "KB_EMBEDDING_MODEL": model_for(request.node)}
-    log = app_log.open("w")
+    env = {**os.environ, "KB_INDEX_DIR": str(base), "HF_HUB_OFFLINE": "1",
+           "KB_EMBEDDING_MODEL": model, **env_extra}
+    log = log_path.open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
          "--server.port", str(port), "--server.headless", "true",
@@ -80,16 +82,21 @@ def app_url(request: pytest.FixtureRequest, app_base: Path, app_log: Path) -> It
 
     try:
         wait_until(healthy, timeout=120, what=f"streamlit to start (log: {log.name})")
-    except BaseException:
-        proc.kill()
-        raise
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def app_url(request: pytest.FixtureRequest, app_base: Path, app_log: Path) -> Iterator[str]:
+    """Start the real app on the module's base and wait until it answers."""
+    with serving_app(app_base, model_for(request.node), app_log) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
