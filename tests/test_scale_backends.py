@@ -194,20 +194,41 @@ def test_an_empty_server_database_is_no_base_yet(servers: str) -> None:
         KnowledgeBase.open(create=False)
 
 
+def test_manuals_are_stored_found_replaced_and_deleted(base: KnowledgeBase,
+                                                      tmp_path: Path) -> None:
+    """A PDF manual's passages come back with their page on both backends (PostgreSQL holds
+    the file and passages; the BM25 half is computed in memory there); replacing the file
+    replaces its passages, deleting it removes them from both halves."""
+    from tests.pdfgen import write_pdf
+
+    pdf = write_pdf(tmp_path / "返品マニュアル.pdf",
+                    [["返品の受付", "商品到着後七日以内の返品を受け付けます。"],
+                     ["配送の遅延", "追跡番号が三日以上更新されない場合は配送業者に確認します。"]])
+    base.ingest_document(pdf)
+    for mode in MODES:
+        passages = base.search("届いた商品を返品したい", mode=mode, passages=3).passages
+        assert passages and passages[0].page_start == 1 and "七日以内" in passages[0].text, mode
+    assert [d.title for d in base.documents()] and base.documents()[0].pages == 2
+    write_pdf(pdf, [["返品の受付", "商品到着後十四日以内の返品を受け付けます。"]])
+    base.ingest_document(pdf)  # the same file name: replaced
+    texts = [p.text for p in base.search("返品の受付期間", mode="lexical", passages=5).passages]
+    assert any("十四日以内" in t for t in texts) and not any("七日以内" in t for t in texts)
+    assert base.delete_document(pdf.name)
+    for mode in MODES:
+        assert base.search("返品の受付期間", mode=mode, passages=5).passages == [], mode
+    assert base.stats().cases == 8
+
+
 def test_what_the_server_backend_does_not_hold_yet_says_so(servers: str, ledger: Path,
                                                          tmp_path: Path) -> None:
-    """Manuals and clusters are refused with a message, and no stray kb.sqlite3 appears."""
+    """Clusters are refused with a message, and no stray kb.sqlite3 appears."""
     from kb import KnowledgeBaseError, cluster_cases
 
     with KnowledgeBase.open(tmp_path / "kb") as kb:
         kb.ingest_ledger(ledger)
-        manual = tmp_path / "manual.md"
-        manual.write_text("# 返品\n\n返品は到着後 7 日以内に受け付けます。\n", encoding="utf-8")
-        with pytest.raises(KnowledgeBaseError, match="not supported on KB_BACKEND=postgres"):
-            kb.ingest_document(manual)
         with pytest.raises(KnowledgeBaseError, match="not yet on KB_BACKEND=postgres"):
             cluster_cases(kb)
-        assert kb.documents() == [] and kb.stats().cases == 8
+        assert kb.stats().cases == 8
     assert not (tmp_path / "kb" / "kb.sqlite3").exists()
 
 
@@ -269,6 +290,18 @@ def _kb(*args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=300)
 
 
+def _manual(tmp_path: Path) -> Path:
+    manual = tmp_path / "返品.md"
+    manual.write_text("# 返品\n\n返品は商品到着後 7 日以内に受け付けます。\n", encoding="utf-8")
+    return manual
+
+
+def _found_in_manual(kb: KnowledgeBase) -> bool:
+    """Both halves find the migrated manual's passage."""
+    return all(any("7 日以内" in p.text for p in kb.search("返品はいつまで", mode=mode).passages)
+               for mode in MODES)
+
+
 def test_migrate_copies_without_re_embedding_and_check_repairs_milvus(
         servers: str, ledger: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`kb migrate` copies vectors byte for byte; `kb check` finds and repairs a damaged Milvus."""
@@ -279,10 +312,11 @@ def test_migrate_copies_without_re_embedding_and_check_repairs_milvus(
     with KnowledgeBase.open(embedded) as kb:
         kb.ingest_ledger(ledger)
         kb.record_feedback("荷物が届かない", "T-002", helpful=True)
+        kb.ingest_document(_manual(tmp_path))
         want = [(h.case.id, h.score) for h in kb.search("荷物が届かない", mode="dense").hits]
     moved = _kb("--index", str(embedded), "migrate", "--to", "postgres+milvus")
     assert moved.returncode == 0, moved.stderr[-2000:]
-    assert "8 cases" in moved.stdout and "1 feedback" in moved.stdout
+    assert "8 cases" in moved.stdout and "1 feedback" in moved.stdout and "1 manuals" in moved.stdout
     with sqlite3.connect(embedded / "kb.sqlite3") as db, psycopg.connect(servers) as pg:
         source = dict(db.execute("SELECT id, vector FROM chunks WHERE vector IS NOT NULL"))
         copied = {i: bytes(v) for i, v in pg.execute(
@@ -294,6 +328,7 @@ def test_migrate_copies_without_re_embedding_and_check_repairs_milvus(
         got = [(h.case.id, h.score) for h in kb.search("荷物が届かない", mode="dense").hits]
         assert [c for c, _ in got] == [c for c, _ in want]
         np.testing.assert_allclose([s for _, s in got], [s for _, s in want], atol=1e-5)
+        assert _found_in_manual(kb)
         kb.indexes.dense.remove(kb.indexes.dense.ids()[:2])  # Milvus loses two vectors
     checked = _kb("--index", str(tmp_path / "server"), "check", "--no-repair")
     assert checked.returncode == 1 and "2 missing" in checked.stdout, checked.stdout
@@ -314,6 +349,7 @@ def test_migrate_back_to_sqlite_keeps_what_the_servers_hold(
         kb.ingest_cases([Case(id="S-1", content="食洗機から水漏れして床が濡れた。",
                               response="パッキンを交換した。")])
         kb.record_feedback("荷物が届かない", "T-002", helpful=True)
+        kb.ingest_document(_manual(tmp_path))
         want = [(h.case.id, h.score) for h in kb.search("水漏れ", mode="hybrid").hits]
     back = tmp_path / "back"
     moved = _kb("--index", str(back), "migrate", "--to", "sqlite")
@@ -332,6 +368,7 @@ def test_migrate_back_to_sqlite_keeps_what_the_servers_hold(
         assert kb.feedback_judgments()[0]
         got = [(h.case.id, h.score) for h in kb.search("水漏れ", mode="hybrid").hits]
         assert [c for c, _ in got] == [c for c, _ in want] and got[0][0] == "S-1"
+        assert _found_in_manual(kb)
     checked = _kb("--index", str(back), "check", "--no-repair")
     assert checked.returncode == 0, checked.stdout + checked.stderr
 

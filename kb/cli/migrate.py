@@ -15,16 +15,15 @@ from kb.cli.context import Context
                    "embedded base at --index.")
 @click.pass_obj
 def migrate_command(obj: Context, to: str) -> None:
-    """Copy the base (cases, vectors, tokens, feedback, drafts, audit log) without re-embedding."""
+    """Copy the base (cases, vectors, tokens, manuals, feedback, drafts, audit log) without re-embedding."""
     from kb import migrate_to_servers, migrate_to_sqlite  # psycopg loads only for this command
 
     root = resolve_index_dir(obj.index)
     report = migrate_to_servers(root) if to != "sqlite" else migrate_to_sqlite(root)
     where = f"{root} to {to}" if to != "sqlite" else f"PostgreSQL to {root} (sqlite)"
     click.echo(f"移行しました / migrated {where}: {report.rows['cases']} cases, "
-               f"{report.rows['chunks']} chunks, {report.rows['feedback']} feedback, "
+               f"{report.rows['chunks']} chunks, {report.rows['documents']} manuals "
+               f"({report.rows['doc_chunks']} passages), {report.rows['feedback']} feedback, "
                f"{report.rows['audit_log']} audit events (state version {report.state_version})")
-    if report.manuals_skipped and to != "sqlite":
-        click.echo(f"  manuals not migrated (not supported on {to} yet): {report.manuals_skipped}")
     click.echo("  next: KB_BACKEND=postgres+milvus kb check" if to != "sqlite" else
                f"  next: KB_BACKEND=sqlite kb --index {root} check")

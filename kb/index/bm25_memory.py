@@ -228,3 +228,32 @@ def lexical_backend(store: Store, path: Path, version: int) -> LexicalBackend:
     """BM25 from memory on a large base, FTS5 directly on a small one (same scores)."""
     index = memory_index(store, path, version, CASE_WEIGHTS)
     return Fts5Cases(store) if index is None else MemoryBm25(index, store)
+
+
+class MemoryPassages:
+    """Manual passages' BM25 where the record store has no FTS5 (PostgreSQL): Fts5Table's
+    `top` and `scores_of`, from an index built in memory and rebuilt when a passage changed.
+    Manuals hold thousands of passages, not millions: a build takes milliseconds."""
+
+    def __init__(self, index: LexicalIndex) -> None:
+        self.index = index
+
+    def top(self, match: str, k: int) -> list[tuple[int, float]]:
+        return self.index.top(match_terms(match), k) if match and k > 0 else []
+
+    def scores_of(self, match: str, chunk_ids: list[int]) -> dict[int, float]:
+        return self.index.scores_of(match_terms(match), chunk_ids)
+
+
+_passages: weakref.WeakKeyDictionary[object, tuple[tuple, LexicalIndex]] = (
+    weakref.WeakKeyDictionary())
+
+
+def memory_passages(docs: object, weights: tuple[float, float]) -> MemoryPassages:
+    """The passages' in-memory BM25 for a store without FTS5 (`lexical_version`, `fts_rows`)."""
+    version = docs.lexical_version()
+    cached = _passages.get(docs)
+    if cached is None or cached[0] != version:
+        cached = (version, LexicalIndex.build(docs.fts_rows(), weights))
+        _passages[docs] = cached
+    return MemoryPassages(cached[1])

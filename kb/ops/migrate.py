@@ -1,10 +1,10 @@
 """`kb migrate`: copy a base between the embedded and the server backend, without re-embedding.
 
-`--to postgres+milvus`: every case, chunk (with its stored vector and tokens), feedback,
-draft and audit event is copied with its id into PostgreSQL in one transaction, the
-manifest's model, analyser and fusion calibration with them; Milvus is then rebuilt from
-PostgreSQL, as `kb check` would. The SQLite base is only read. Manuals are not copied: the
-server backend does not hold manuals yet (the report counts them).
+`--to postgres+milvus`: every case, chunk (with its stored vector and tokens), manual (the
+file and its passages), feedback, draft and audit event is copied with its id into
+PostgreSQL in one transaction, the manifest's model, analyser and fusion calibration with
+them; Milvus is then rebuilt from PostgreSQL, as `kb check` would. The SQLite base is
+only read.
 
 `--to sqlite`: the same rows back from PostgreSQL (one repeatable-read snapshot, so a
 writer on another app server cannot tear the copy) into a new SQLite base in one
@@ -22,12 +22,13 @@ from kb.index.milvus_sync import MilvusIndexes
 from kb.settings import Settings
 from kb.storage import audit
 from kb.storage.database import Database, marks
-from kb.storage.layout import CASES_KEY, Layout
+from kb.storage.layout import CASES_KEY, DOCS_KEY, Layout
 from kb.storage.postgres import REBUILD_KEY, PgStore
 from kb.storage.schema import SCHEMA_VERSION
 
 # Copied tables, in an order that satisfies their references.
-TABLES = ("cases", "chunks", "chunks_fts", "feedback", "drafts", "audit_log")
+TABLES = ("cases", "chunks", "chunks_fts", "documents", "doc_chunks", "doc_chunks_fts",
+          "feedback", "drafts", "audit_log")
 MANIFEST_KEYS = ("model", "dim", "analyser", "created_at", "fusion_dense_prior",
                  "fusion_calibration")
 _BATCH = 5000
@@ -38,7 +39,6 @@ class MigrateReport:
     """What was copied, and what was left behind."""
 
     rows: dict[str, int]
-    manuals_skipped: int
     state_version: int
 
 
@@ -90,13 +90,15 @@ def _copy(source: sqlite3.Connection, target: PgStore) -> MigrateReport:
                 counts[table] += len(rows)
         target.reset_sequences()
         target.mark_index_changed(CASES_KEY)
+        target.mark_index_changed(DOCS_KEY)
         target.set_manifest(**{REBUILD_KEY: target.pending_version})
-        manuals = source.execute("SELECT count(*) FROM documents").fetchone()[0]
-        audit.record(db, "migrate", "postgres+milvus",
-                     {"cases": counts["cases"], "chunks": counts["chunks"],
-                      "manuals_skipped": manuals})
+        audit.record(db, "migrate", "postgres+milvus", _audited(counts))
         version = target.pending_version
-    return MigrateReport(counts, manuals, version)
+    return MigrateReport(counts, version)
+
+
+def _audited(counts: dict[str, int]) -> dict[str, int]:
+    return {"cases": counts["cases"], "chunks": counts["chunks"], "manuals": counts["documents"]}
 
 
 def migrate_to_sqlite(root: Path) -> MigrateReport:
@@ -150,8 +152,7 @@ def _copy_back(pg: object, target: Database) -> MigrateReport:
                                                   for v in row) for row in rows])
                     counts[table] += len(rows)
         target.mark_index_changed(CASES_KEY)
-        manuals = pg.execute("SELECT count(*) FROM documents").fetchone()[0]
-        audit.record(db, "migrate", "sqlite", {"cases": counts["cases"],
-                                               "chunks": counts["chunks"]})
+        target.mark_index_changed(DOCS_KEY)
+        audit.record(db, "migrate", "sqlite", _audited(counts))
         version = target.pending_version
-    return MigrateReport(counts, manuals, version)
+    return MigrateReport(counts, version)

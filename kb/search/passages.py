@@ -6,6 +6,7 @@ import numpy as np
 
 from kb.index import analyser
 from kb.index.base import VectorBackend
+from kb.index.bm25_memory import memory_passages
 from kb.index.fts5 import PASSAGE_WEIGHTS, Fts5Table
 from kb.search.confidence import Bands
 from kb.search.fusion import adaptive
@@ -65,7 +66,8 @@ def _scores(docs: DocumentStore, index: VectorBackend, query: str, qvec: np.ndar
             mode: str, depth: int) -> tuple[dict[int, float], dict[int, float], dict[int, float]]:
     """(fused or single-ranker scores, cosines, BM25) of the candidate passages."""
     match = analyser.fts_query(query)
-    fts = Fts5Table(docs, "doc_chunks_fts", PASSAGE_WEIGHTS)
+    fts = (Fts5Table(docs, "doc_chunks_fts", PASSAGE_WEIGHTS) if docs.fts5
+           else memory_passages(docs, PASSAGE_WEIGHTS))
     dense: dict[int, float] = {}
     lexical: dict[int, float] = {}
     if mode != "lexical" and qvec is not None:

@@ -49,6 +49,8 @@ class Passage:
 class DocumentStore:
     """Reads and writes of the documents tables; callers hold the transaction."""
 
+    fts5 = True  # passages' BM25 from the doc_chunks_fts table itself (PostgreSQL: in memory)
+
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
 

@@ -11,6 +11,7 @@ PostgreSQL advisory lock instead of `write.lock`. Each write is still one transa
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Iterator, Sequence
@@ -27,6 +28,7 @@ from kb.settings import Settings
 from kb.storage import faults
 from kb.storage.cases import Store
 from kb.storage.documents import DocumentStore
+from kb.storage.layout import DOCS_KEY
 from kb.storage.locking import wait_for
 from kb.storage.pg_schema import UPSERT_KEYS, migrate
 
@@ -332,9 +334,48 @@ class PgStore(Store):
 
 
 class PgDocumentStore(DocumentStore):
-    """Manuals on a PostgreSQL base: listed and counted like SQLite's; not yet written."""
+    """Manuals on a PostgreSQL base: SQLite's statements, except where PostgreSQL spells
+    them differently (named parameters, ids from RETURNING). Their passages' FAISS file is
+    derived into each app server's directory; their BM25 is computed in memory
+    (kb/index/bm25_memory.py `memory_passages`), as PostgreSQL has no FTS5."""
+
+    fts5 = False
 
     def upsert(self, info: dict[str, object], content: bytes, now: str) -> None:
-        raise KnowledgeBaseError(
-            "マニュアルはまだ postgres+milvus に保存できません / manuals (PDF, DOCX, ...) are "
-            "not supported on KB_BACKEND=postgres+milvus yet: keep them on an embedded base")
+        self.db.conn.execute(
+            "INSERT INTO documents (id, title, file_type, sha256, pages, size, content, warnings, "
+            "ocr_pages, needs_ocr_pages, added_at, updated_at) VALUES (%(id)s, %(title)s, "
+            "%(file_type)s, %(sha256)s, %(pages)s, %(size)s, %(content)s, %(warnings)s, "
+            "%(ocr_pages)s, %(needs_ocr_pages)s, %(now)s, %(now)s) ON CONFLICT (id) DO UPDATE "
+            "SET title = excluded.title, file_type = excluded.file_type, sha256 = "
+            "excluded.sha256, pages = excluded.pages, size = excluded.size, content = "
+            "excluded.content, warnings = excluded.warnings, ocr_pages = excluded.ocr_pages, "
+            "needs_ocr_pages = excluded.needs_ocr_pages, updated_at = excluded.updated_at",
+            {**info, "content": content, "now": now})
+
+    def insert_passage(self, document_id: str, order: int, text: str, page_start: int | None,
+                       page_end: int | None, heading_path: tuple[str, ...], text_hash: str,
+                       vector: np.ndarray, heading_tokens: str, body_tokens: str) -> int:
+        chunk_id = int(self.db.execute(
+            "INSERT INTO doc_chunks (document_id, ord, text, page_start, page_end, heading_path, "
+            "text_hash, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (document_id, order, text, page_start, page_end,
+             json.dumps(list(heading_path), ensure_ascii=False), text_hash,
+             np.asarray(vector, np.float32).tobytes())).fetchone()[0])
+        self.db.execute("INSERT INTO doc_chunks_fts (rowid, heading, body) VALUES (?, ?, ?)",
+                        (chunk_id, heading_tokens, body_tokens))
+        return chunk_id
+
+    def lexical_version(self) -> tuple[int, ...]:
+        """Changes whenever a passage is added, removed or retokenised (the in-memory BM25's key)."""
+        row = self.db.execute(
+            "SELECT (SELECT count(*) FROM doc_chunks_fts), (SELECT coalesce(max(rowid), 0) "
+            "FROM doc_chunks_fts), (SELECT coalesce(max(value), '0') FROM manifest WHERE key "
+            "= ?)", (DOCS_KEY,)).fetchone()
+        return int(row[0]), int(row[1]), int(row[2])
+
+    def fts_rows(self) -> list[tuple[int, str, str, str, bool]]:
+        """(passage id, heading tokens, body tokens, document id, True), for the BM25 build."""
+        return [(int(r[0]), r[1], r[2], r[3], True) for r in self.db.execute(
+            "SELECT f.rowid, f.heading, f.body, c.document_id FROM doc_chunks_fts f "
+            "JOIN doc_chunks c ON c.id = f.rowid ORDER BY f.rowid")]
