@@ -177,6 +177,10 @@ class MilvusVectors(_Collection):
         self._upsert([{**r.fields(), "vector": np.asarray(r.vector, np.float32).tolist()}
                       for r in rows if r.vector is not None])
 
+    # Case filters go to Milvus as an expression over its filter fields, not as a list of
+    # admitted chunk ids from PostgreSQL (which would grow with the base).
+    filters_natively = True
+
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None,
                filters: Filters | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, chunk ids), best first; `allowed` restricts to those ids."""

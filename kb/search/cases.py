@@ -132,8 +132,12 @@ def gather(store: Store, index: VectorBackend, lexical: LexicalBackend, qvec: np
     """Top chunks from each backend (filters applied inside each), grouped per case."""
     found = Candidates()
     if mode in ("hybrid", "dense") and qvec is not None:
-        allowed = None if filters.is_empty() else store.allowed_chunks(filters)
-        scores, ids = index.search(qvec, depth, allowed)
+        if filters.is_empty():
+            scores, ids = index.search(qvec, depth)
+        elif getattr(index, "filters_natively", False):  # Milvus: its own filter fields
+            scores, ids = index.search(qvec, depth, filters=filters)
+        else:  # FAISS: the admitted chunk ids, from the record store
+            scores, ids = index.search(qvec, depth, store.allowed_chunks(filters))
         _keep_best(lexical.owners_of(ids.tolist()), zip(ids.tolist(), scores.tolist(),
                                                          strict=True), found.dense,
                    found.dense_chunk)
