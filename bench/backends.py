@@ -1,16 +1,17 @@
 """Both backends side by side: embedded SQLite/FTS5/FAISS and PostgreSQL + Milvus (issue 14).
 
-    python bench/backends.py quality [--judged 0]          # JaQuAD, default model, every query
+    python bench/backends.py quality [--base DIR] [--judged 0]   # JaQuAD, every judged query
     python bench/backends.py scale --index /tmp/kb-scale/100k [--n 300] [--judged 300] [--ingest 3000]
 
 Both start their own PostgreSQL and Milvus Lite servers on 127.0.0.1 in temp dirs (the
 test fixtures' code, tests/servers.py) and stop them after.
 
-quality: the 1,431 JaQuAD paragraphs ingested into each backend (ingest cases/s of each),
-then nDCG@10 of every judged query in every mode on both. Query vectors are computed once
-and shared by the two bases (same model, same text: the same vectors), so the figure
-compares the backends, not the encoder's noise. Prints the differences and whether hybrid
-is at least both halves on each backend.
+quality: the 1,431 JaQuAD paragraphs in an embedded base (`--base`, or built with the
+default model), copied onto the servers by `kb migrate` (the same vectors and tokens), then
+nDCG@10 of every judged query in every mode on both. Query vectors are computed once and
+shared by the two bases, so the figure compares the backends (FTS5 against Milvus BM25,
+FAISS against Milvus, their fusion calibrations), not the encoder. Prints the differences
+and whether hybrid is at least both halves on each backend.
 
 scale: an embedded base built by bench/scale_build.py is copied with `kb migrate` into the
 servers (timed, no re-embedding); then on both, in one run: warm p50/p95 per mode (query
@@ -107,22 +108,30 @@ def report_quality(ndcg: dict[str, dict[str, float]], n: int) -> None:
 
 def quality(args: argparse.Namespace) -> None:
     queries, qrels = judged_queries(args.judged)
-    cases, memo = jaquad_cases(), {}
+    memo: dict[str, np.ndarray] = {}
     ndcg: dict[str, dict[str, float]] = {}
     with servers() as (admin, uri), tempfile.TemporaryDirectory() as tmp:
-        for name in ("sqlite", SERVER):
-            use_backend(name, admin, uri)
-            with KnowledgeBase.open(Path(tmp) / name.replace("+", "_")) as kb:
+        embedded = args.base or Path(tmp) / "sqlite"
+        os.environ["KB_BACKEND"] = "sqlite"
+        if args.base is None:  # build it: the 1,431 paragraphs, the default model
+            with KnowledgeBase.open(embedded) as kb:
                 started = time.perf_counter()
-                kb.ingest_cases(cases)
-                took = time.perf_counter() - started
-                print(f"{name}: ingested {len(cases):,} paragraphs with {kb.embedder.name} in "
-                      f"{took:.0f} s = {len(cases) / took:.1f} cases/s (dense prior "
-                      f"{kb.stats().fusion_dense_prior})", flush=True)
+                kb.ingest_cases(jaquad_cases())
+                print(f"sqlite: ingested 1,431 paragraphs with {kb.embedder.name} in "
+                      f"{time.perf_counter() - started:.0f} s", flush=True)
+        use_backend(SERVER, admin, uri)
+        started = time.perf_counter()
+        report = migrate_to_servers(embedded)  # the same vectors and tokens, no re-embedding
+        print(f"kb migrate --to {SERVER}: {report.rows['cases']:,} cases in "
+              f"{time.perf_counter() - started:.0f} s", flush=True)
+        for name in ("sqlite", SERVER):
+            os.environ["KB_BACKEND"] = name
+            where = embedded if name == "sqlite" else Path(tmp) / "server"
+            with KnowledgeBase.open(where, create=name != "sqlite") as kb:
                 share_query_vectors(kb.embedder, memo)
                 ndcg[name] = ndcg_per_mode(kb, queries, qrels)
-                print(f"{name}: " + ", ".join(f"{m} {v:.4f}" for m, v in ndcg[name].items()),
-                      flush=True)
+                print(f"{name} ({kb.embedder.name}, dense prior {kb.stats().fusion_dense_prior}): "
+                      + ", ".join(f"{m} {v:.4f}" for m, v in ndcg[name].items()), flush=True)
     report_quality(ndcg, len(queries))
 
 
@@ -178,6 +187,8 @@ def main() -> None:
     sub = parser.add_subparsers(dest="what", required=True)
     q = sub.add_parser("quality", help="JaQuAD nDCG@10 per mode on both backends")
     q.add_argument("--judged", type=int, default=0, help="judged queries (0 = all 3,939)")
+    q.add_argument("--base", type=Path, help="an embedded JaQuAD base to use (else built: "
+                   "1,431 paragraphs with the default model, ~2 minutes on idle cores)")
     s = sub.add_parser("scale", help="latency, quality and ingest rate on a built base")
     s.add_argument("--index", type=Path, required=True)
     s.add_argument("--n", type=int, default=300, help="queries timed per mode")
