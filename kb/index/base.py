@@ -101,11 +101,11 @@ def save_or_serve(path: Path, save: Callable[[], None], read_only_ok: bool = Fal
         return True
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            directory = path.parent
+            where, free, name = path.parent, free_mb(path.parent), path.name
             log.warning("ディスクがいっぱいです（%s、空き %.1f MB）。%s は保存されず、検索はメモリ上の索引で"
                         "続けます / disk full in %s (%.1f MB free): %s was not saved; searches use the "
                         "index in memory, and it is rebuilt from SQLite on the next start",
-                        directory, free_mb(directory), path.name, directory, free_mb(directory), path.name)
+                        where, free, name, where, free, name)
             return False
         if read_only_ok and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
             log.info("%s is read-only: %s not saved, kept in memory", path.parent, path.name)
