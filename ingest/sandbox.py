@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import pickle
 import resource
+import signal
 import sys
 from collections.abc import Callable
 from typing import TypeVar
@@ -50,8 +51,13 @@ def capped(label: str, max_bytes: int | None, parse: Callable[..., T], *args: ob
         finally:
             os._exit(0)
     os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        payload = pipe.read()
+    try:
+        with os.fdopen(read_end, "rb") as pipe:
+            payload = pipe.read()
+    except BaseException:  # interrupted (Ctrl-C, a stopped app session): no orphan parser
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise
     _, status = os.waitpid(pid, 0)
     try:
         kind, value = pickle.loads(payload)
@@ -74,6 +80,8 @@ def capped(label: str, max_bytes: int | None, parse: Callable[..., T], *args: ob
 
 def _child(write_end: int, max_bytes: int, parse: Callable[..., object], args: tuple[object, ...]) -> None:
     try:
+        for number in (signal.SIGINT, signal.SIGTERM):  # not the parent's handlers (Streamlit's)
+            signal.signal(number, signal.SIG_DFL)
         _, hard = resource.getrlimit(resource.RLIMIT_DATA)
         limit = _data_size() + max_bytes
         if hard != resource.RLIM_INFINITY:

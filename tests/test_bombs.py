@@ -5,6 +5,7 @@ while parsed are stopped by the memory cap (issue 16, item 3). Files generated h
 from __future__ import annotations
 
 import io
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -168,3 +169,9 @@ def test_a_capped_parse_returns_results_and_raises_errors_as_in_process(tmp_path
     assert (capped.value.path, capped.value.message) == (in_process.value.path, in_process.value.message)
     ledger = write_ledger(tmp_path / "l.csv")
     assert sandbox.capped("l.csv", 64 * 1024 * 1024, read_table, ledger) == read_table(ledger)
+    results: list[object] = []  # from a thread, as the app's script thread calls it
+    worker = threading.Thread(target=lambda: results.append(
+        sandbox.capped("l.csv", 64 * 1024 * 1024, read_table, ledger)))
+    worker.start()
+    worker.join(timeout=60)
+    assert results == [read_table(ledger)]
