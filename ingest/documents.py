@@ -17,6 +17,7 @@ from pathlib import Path
 from ingest.chunking import DEFAULT_MAX_CHARS, split_sentences
 from ingest.errors import IngestError
 from ingest.markup import Block, Unreadable, joiner
+from ingest.sandbox import capped
 from ingest.text_formats import read_html, read_markdown, read_txt
 
 log = logging.getLogger(__name__)
@@ -57,12 +58,13 @@ class Document:
 
 
 def read_document(path: Path, data: bytes | None = None, name: str | None = None,
-                  ocr: bool | None = None,
-                  on_page: Callable[[int, int], None] | None = None) -> Document:
+                  ocr: bool | None = None, on_page: Callable[[int, int], None] | None = None,
+                  max_memory: int | None = None) -> Document:
     """Read a manual from `path`, or from uploaded `data` called `name`.
 
     ocr: None uses Tesseract for scanned pages when it is installed, False never does.
     on_page(done, pages): after each page of a PDF is read (progress of a long manual).
+    max_memory: bytes a Word file may take while parsed, in a child (ingest/sandbox.py).
     Raises DocumentError when nothing can be read; it names `name`, or else the full path.
     """
     label = name or str(path)  # errors name the upload, or the path the CLI was given
@@ -85,7 +87,7 @@ def read_document(path: Path, data: bytes | None = None, name: str | None = None
         raise DocumentError(label, mismatch)
     document = Document(name, Path(name).stem, file_type, hashlib.sha256(data).hexdigest(), None, [])
     try:
-        title, blocks = _read_blocks(document, data, ocr, on_page)
+        title, blocks = _read_blocks(document, data, ocr, on_page, (label, max_memory))
     except Unreadable as exc:
         raise DocumentError(label, str(exc)) from None
     except (RecursionError, MemoryError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
@@ -103,7 +105,8 @@ def read_document(path: Path, data: bytes | None = None, name: str | None = None
 
 
 def _read_blocks(document: Document, data: bytes, ocr: bool | None,
-                 on_page: Callable[[int, int], None] | None) -> tuple[str, list[Block]]:
+                 on_page: Callable[[int, int], None] | None,
+                 cap: tuple[str, int | None]) -> tuple[str, list[Block]]:
     if document.file_type == "pdf":
         from ingest.pdf import named_pypdf_log, read_pdf
 
@@ -114,10 +117,10 @@ def _read_blocks(document: Document, data: bytes, ocr: bool | None,
         document.ocr_pages = read.ocr_pages
         document.needs_ocr_pages = read.needs_ocr_pages
         return read.title, read.blocks
-    if document.file_type == "docx":
+    if document.file_type == "docx":  # a zip of XML: parsed under the memory cap
         from ingest.docx import read_docx
 
-        return read_docx(data)
+        return capped(*cap, read_docx, data)
     reader = {"md": read_markdown, "html": read_html, "txt": read_txt}[document.file_type]
     return reader(data)
 

@@ -19,6 +19,18 @@ class IngestError(KBError):
         self.path = path
         self.message = message
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Pickled back from a parsing child (ingest/sandbox.py): rebuilt from its state, as
+        # the default would call __init__ with the one formatted message.
+        return _restore, (type(self), self.args, self.__dict__)
+
+
+def _restore(cls: type[IngestError], args: tuple[object, ...], state: dict[str, object]) -> IngestError:
+    error = Exception.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 @dataclass(frozen=True)
 class RowError:

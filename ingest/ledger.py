@@ -56,7 +56,7 @@ def read_ledger(path: str | Path, overrides: dict[str, str] | None = None,
     limits = limits or Limits()
     if path.is_file():
         limits.check_size(str(path), path.stat().st_size)
-    table = read_table(path, encoding, max_rows=limits.max_rows)
+    table = read_table(path, encoding, max_rows=limits.max_rows, max_memory=limits.max_parse_bytes)
     limits.check_columns(str(path), len(table.headers))
     for number, header in enumerate(table.headers, start=1):
         if problem := text_problem(header):

@@ -1,8 +1,8 @@
 """Size limits on what may be ingested: upload bytes, rows per file, characters per field.
 
-They keep one careless export (or a hostile upload) from filling the disk, the
-embedder's queue or a result card. Defaults suit a laptop; the environment
-(KB_MAX_UPLOAD_MB, KB_MAX_ROWS, KB_MAX_FIELD_CHARS) or CLI flags change them.
+They keep one careless export (or a hostile upload) from filling the disk, the memory,
+the embedder's queue or a result card. Defaults suit a laptop; the environment
+(KB_MAX_UPLOAD_MB, KB_MAX_ROWS, KB_MAX_FIELD_CHARS, KB_MAX_PARSE_MB) or CLI flags change them.
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ DEFAULT_MAX_UPLOAD_MB = 50
 DEFAULT_MAX_ROWS = 200_000
 DEFAULT_MAX_FIELD_CHARS = 20_000
 DEFAULT_MAX_COLUMNS = 1_000  # real ledgers have tens; 100k header cells took minutes to map
+# Memory one workbook or Word file may take while it is parsed (ingest/sandbox.py): a
+# 200,000-row workbook, the row limit, stays well below it.
+DEFAULT_MAX_PARSE_MB = 2_048
 
 
 class LimitError(IngestError):
@@ -34,6 +37,7 @@ class Limits:
     max_rows: int = DEFAULT_MAX_ROWS
     max_field_chars: int = DEFAULT_MAX_FIELD_CHARS
     max_columns: int = DEFAULT_MAX_COLUMNS
+    max_parse_bytes: int = DEFAULT_MAX_PARSE_MB * 1024 * 1024
 
     def check_size(self, path: str, size: int) -> None:
         """Refuse a file larger than the upload limit before reading it."""

@@ -61,18 +61,23 @@ def ocr_image(image: Image) -> str:
     if 0 < side < _MIN_SIDE:
         scale = _MIN_SIDE / side
         gray = gray.resize((round(gray.width * scale), round(gray.height * scale)))
-    env = dict(os.environ)
-    env.setdefault("OMP_THREAD_LIMIT", "1")  # tesseract's own threads only slow it down on few cores
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "page.png"
         gray.save(source)
-        try:
-            done = subprocess.run(["tesseract", str(source), "stdout", "-l", languages(), "--psm", "3"],
-                                  capture_output=True, timeout=TIMEOUT_S, env=env, check=False)
-        except subprocess.TimeoutExpired:
-            raise OcrError(f"tesseract took longer than {TIMEOUT_S} s") from None
-        except OSError as exc:
-            raise OcrError(f"tesseract could not run ({exc})") from None
+        return ocr_file(source)
+
+
+def ocr_file(path: Path) -> str:
+    """Text tesseract reads in the image file at `path` (a rendered page), as ocr_image()."""
+    env = dict(os.environ)
+    env.setdefault("OMP_THREAD_LIMIT", "1")  # tesseract's own threads only slow it down on few cores
+    try:
+        done = subprocess.run(["tesseract", str(path), "stdout", "-l", languages(), "--psm", "3"],
+                              capture_output=True, timeout=TIMEOUT_S, env=env, check=False)
+    except subprocess.TimeoutExpired:
+        raise OcrError(f"tesseract took longer than {TIMEOUT_S} s") from None
+    except OSError as exc:
+        raise OcrError(f"tesseract could not run ({exc})") from None
     if done.returncode != 0:
         message = done.stderr.decode("utf-8", "replace").strip().splitlines()
         raise OcrError(f"tesseract failed: {message[-1] if message else done.returncode}")

@@ -1,9 +1,10 @@
 """Read PDF pages into blocks with pypdf; scanned or garbled pages go to OCR or are reported.
 
-A page is indexed only if its text layer reads as words. Pages without one (scans) and
-pages whose text is glyph codes (a font without a Unicode map) are read by Tesseract from
-the page's images when it is installed, and otherwise listed in warnings so that a
-knowledge manager knows which pages search cannot see.
+A page is indexed only if its text layer reads as words. Pages without one (scans) are read
+by Tesseract from the page's images when it is installed; pages whose text is glyph codes (a
+font without a Unicode map) draw their words with that font, so they are rendered by
+pdftoppm (poppler-utils) and then read by Tesseract. Pages that cannot be read are listed
+in warnings so that a knowledge manager knows which pages search cannot see.
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ import sys
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError
 
 from ingest import ocr as tesseract
+from ingest import render as pdf_render
 from ingest.markup import (
     HEX_GLYPHS,
     Block,
@@ -169,8 +172,8 @@ def read_pdf(data: bytes, ocr: bool | None = None,
     texts = _strip_page_furniture(texts)
     empty = [n for n in range(1, count + 1) if n not in texts and n not in garbled and n not in failed]
     images = {n: _page_images(reader, n) for n in empty}
-    blank = [n for n in empty if not images[n]]
-    _ocr_pages(reader, read, texts, images, garbled, ocr)
+    blank = [n for n in empty if images[n] == []]
+    _ocr_pages(data, reader, read, texts, images, garbled, ocr)
     if failed:
         first_error = next(iter(failed.values()))
         read.warnings.append(f"{page_label(sorted(failed))}: could not be read ({first_error}); not indexed")
@@ -252,41 +255,58 @@ def _shape(line: str) -> str:
     return re.sub(r"\d+", "#", line)
 
 
-def _page_images(reader: PdfReader, number: int) -> list[Image]:
-    """Images on a page big enough to hold text (decoded by Pillow through pypdf)."""
+def _page_images(reader: PdfReader, number: int) -> list[Image] | None:
+    """Images on a page big enough to hold text (decoded by Pillow through pypdf); None when
+    pypdf cannot decode them (JBIG2 without jbig2dec, broken streams): a renderer still can."""
     try:
         images = [item.image for item in reader.pages[number - 1].images]
     except Exception as exc:  # unsupported filters (JBIG2, ...) or broken streams
         log.info("page %d: images not readable: %s", number, exc)
-        return []
+        return None
     return [im for im in images if im is not None and min(im.size) >= _MIN_IMAGE_SIDE]
 
 
-def _ocr_pages(reader: PdfReader, read: PdfRead, texts: dict[int, list[str]],
-               images: dict[int, list[Image]], garbled: list[int], ocr: bool | None) -> None:
-    """OCR scanned pages (no text, but images) and garbled ones where possible; record the rest."""
+_GLYPHS = "text layer is unreadable (glyph codes)"
+_UNDECODED = "its images could not be decoded"
+_NEEDS_RENDERER = f"to OCR it, install the page renderer pdftoppm: {pdf_render.INSTALL_HINT}"
+
+
+def _ocr_pages(data: bytes, reader: PdfReader, read: PdfRead, texts: dict[int, list[str]],
+               images: dict[int, list[Image] | None], garbled: list[int], ocr: bool | None) -> None:
+    """OCR scanned pages from their images, and garbled pages (or pages whose images pypdf
+    cannot decode) from the page as pdftoppm draws it; record the pages left unread."""
     use = ocr is not False and tesseract.available()
-    missing: dict[str, list[int]] = {}
-    for number in sorted([n for n, found in images.items() if found] + garbled):
-        if number in garbled:
-            found = _page_images(reader, number) if use else []
-            reason = "text layer is unreadable (glyph codes)" + ("" if found or not use else
-                                                                 ", and no page image to OCR")
-        else:
-            found, reason = images[number], "no text layer"
-        if not use or not found:
-            missing.setdefault(reason, []).append(number)
-            continue
-        try:
-            text = "\n\n".join(tesseract.ocr_image(image) for image in found)
-        except tesseract.OcrError as exc:
-            missing.setdefault(f"OCR failed: {exc}", []).append(number)
-            continue
-        if not text.strip() or looks_like_glyph_codes(text):
-            missing.setdefault("OCR found no readable text", []).append(number)
-            continue
-        texts[number] = text.split("\n")
-        read.ocr_pages.append(number)
+    draw = use and pdf_render.available()
+    missing: dict[tuple[str, str | None], list[int]] = {}  # (reason, its own hint) -> pages
+    with ExitStack() as stack:
+        renderer: Callable[[int], Path] | None = None
+        for number in sorted([n for n, found in images.items() if found != []] + garbled):
+            if number in garbled:  # its words are drawn with a font: render the page if we can
+                reason, found = _GLYPHS, None if draw else _page_images(reader, number) if use else []
+            else:
+                found = images[number]
+                reason = "no text layer" if found else _UNDECODED
+            if not use or not found and not draw:
+                missing.setdefault((reason, _NEEDS_RENDERER if use else None), []).append(number)
+                continue
+            try:
+                if found is None:
+                    renderer = renderer or stack.enter_context(pdf_render.page_renderer(data))
+                    text = tesseract.ocr_file(renderer(number))
+                else:
+                    text = "\n\n".join(tesseract.ocr_image(image) for image in found)
+            except (tesseract.OcrError, pdf_render.RenderError) as exc:
+                missing.setdefault((f"OCR failed: {exc}", None), []).append(number)
+                continue
+            if not text.strip() or looks_like_glyph_codes(text):
+                missing.setdefault(("OCR found no readable text", None), []).append(number)
+                continue
+            texts[number] = text.split("\n")
+            read.ocr_pages.append(number)
+    _report_ocr(read, missing, ocr)
+
+
+def _report_ocr(read: PdfRead, missing: dict[tuple[str, str | None], list[int]], ocr: bool | None) -> None:
     if read.ocr_pages:
         note = "" if tesseract.has_japanese() else " without Japanese (install tesseract-ocr-jpn)"
         read.warnings.append(f"{page_label(read.ocr_pages)}: read by OCR{note}")
@@ -296,9 +316,9 @@ def _ocr_pages(reader: PdfReader, read: PdfRead, texts: dict[int, list[str]],
         hint = f"needs OCR: {tesseract.INSTALL_HINT}"
     else:
         hint = "not indexed"
-    for reason, numbers in missing.items():
+    for (reason, own_hint), numbers in missing.items():
         read.needs_ocr_pages.extend(numbers)
-        read.warnings.append(f"{page_label(numbers)}: {reason} ({hint})")
+        read.warnings.append(f"{page_label(numbers)}: {reason} ({own_hint or hint})")
     read.needs_ocr_pages.sort()
 
 

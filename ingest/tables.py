@@ -15,6 +15,7 @@ from pathlib import Path
 from ingest.archives import zip_problem
 from ingest.cells import unguard
 from ingest.errors import IngestError
+from ingest.sandbox import capped
 from ingest.values import clean_text
 
 LEDGER_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".json", ".jsonl", ".ndjson")
@@ -42,11 +43,13 @@ class Table:
 TEXT_ENCODINGS = ("utf-8", "utf-8-sig", "cp932", "euc_jp", "utf-16", "utf-32")
 
 
-def read_table(path: Path, encoding: str | None = None, max_rows: int | None = None) -> Table:
+def read_table(path: Path, encoding: str | None = None, max_rows: int | None = None,
+               max_memory: int | None = None) -> Table:
     """Read any supported ledger file; IngestError names the file and the problem.
 
     `encoding` overrides detection for text files (the app lets users correct a bad guess);
-    a workbook is read only up to `max_rows` + 1 rows (the caller refuses it then).
+    a workbook is read only up to `max_rows` + 1 rows (the caller refuses it then), in a
+    child process that may use `max_memory` bytes (ingest/sandbox.py; None: in this one).
     """
     suffix = path.suffix.lower()
     if not path.exists():
@@ -60,7 +63,7 @@ def read_table(path: Path, encoding: str | None = None, max_rows: int | None = N
     if suffix in (".xlsx", ".xlsm"):
         if problem := zip_problem(path):
             raise IngestError(str(path), problem)
-        return _read_xlsx(path, max_rows)
+        return capped(str(path), max_memory, _read_xlsx, path, max_rows)
     data = path.read_bytes()
     if not data.strip():
         raise IngestError(str(path), "the file is empty")

@@ -15,6 +15,7 @@ from pathlib import Path
 from ingest.limits import (
     DEFAULT_MAX_COLUMNS,
     DEFAULT_MAX_FIELD_CHARS,
+    DEFAULT_MAX_PARSE_MB,
     DEFAULT_MAX_ROWS,
     DEFAULT_MAX_UPLOAD_MB,
     Limits,
@@ -72,6 +73,7 @@ class Settings:
     max_rows: int = DEFAULT_MAX_ROWS
     max_field_chars: int = DEFAULT_MAX_FIELD_CHARS
     max_columns: int = DEFAULT_MAX_COLUMNS
+    max_parse_mb: float = DEFAULT_MAX_PARSE_MB
     manager_password_hash: str | None = None
     manager_password: str | None = None
     fault: str | None = None  # crash point for the kill tests (kb/storage/faults.py)
@@ -98,6 +100,7 @@ class Settings:
             max_rows=int(_positive(env, "KB_MAX_ROWS", DEFAULT_MAX_ROWS)),
             max_field_chars=int(_positive(env, "KB_MAX_FIELD_CHARS", DEFAULT_MAX_FIELD_CHARS)),
             max_columns=int(_positive(env, "KB_MAX_COLUMNS", DEFAULT_MAX_COLUMNS)),
+            max_parse_mb=_positive(env, "KB_MAX_PARSE_MB", DEFAULT_MAX_PARSE_MB),
             manager_password_hash=text["KB_MANAGER_PASSWORD_HASH"],
             manager_password=env.get("KB_MANAGER_PASSWORD") or None,
             fault=text["KB_FAULT"],
@@ -114,7 +117,8 @@ class Settings:
         mb = max_upload_mb or self.max_upload_mb
         return Limits(max_upload_bytes=int(mb * 1024 * 1024), max_rows=max_rows or self.max_rows,
                       max_field_chars=max_field_chars or self.max_field_chars,
-                      max_columns=self.max_columns)
+                      max_columns=self.max_columns,
+                      max_parse_bytes=int(self.max_parse_mb * 1024 * 1024))
 
 
 def prefer_passive_openmp() -> None:

@@ -5,6 +5,9 @@ CID in order of first appearance, and a ToUnicode CMap maps CIDs back to Unicode
 is all a text extractor needs (no font program is embedded, so viewers substitute one).
 Switches reproduce the traps real PDFs set: no ToUnicode map (extraction yields glyph
 codes) and CIDs mapped to Kangxi radicals (⽇ for 日), as some Japanese producers write.
+`outlines()` draws words a renderer shows but no text extractor sees (filled rectangles
+traced from Pillow's rendering of a real font), for pages whose text layer is junk, and
+`jbig2_scan_pdf()` a scan whose image only a full renderer decodes.
 """
 
 from __future__ import annotations
@@ -19,11 +22,14 @@ PAGE_WIDTH, PAGE_HEIGHT = 595, 842  # A4 in points
 
 
 def make_pdf(pages: list[list[str]], *, title: str | None = None, to_unicode: bool = True,
-             kangxi: bool = False, font_size: int = 11) -> bytes:
+             kangxi: bool = False, font_size: int = 11, invisible: bool = False,
+             drawings: list[bytes] | None = None) -> bytes:
     """A PDF with one page per entry of `pages`, each a list of text lines drawn top-down.
 
     to_unicode=False omits the ToUnicode CMap (the "glyph codes" trap); kangxi=True maps the
-    CIDs of 日, 月, 人, 力, 金 to Kangxi radicals (the look-alike trap).
+    CIDs of 日, 月, 人, 力, 金 to Kangxi radicals (the look-alike trap). invisible=True sets
+    text render mode 3 (extractable, not drawn), and drawings[i] is painted under page i's
+    text (see outlines()).
     """
     cids: dict[str, int] = {}
     for page in pages:
@@ -52,8 +58,9 @@ def make_pdf(pages: list[list[str]], *, title: str | None = None, to_unicode: bo
     font = add(font_dict + b" >>")
 
     kids = []
-    for page in pages:
-        content = add(_stream(_content(page, cids, font_size)))
+    for i, page in enumerate(pages):
+        text = _content(page, cids, font_size, invisible)
+        content = add(_stream(drawings[i] + b"\n" + text if drawings and i < len(drawings) else text))
         kids.append(add(b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 %d %d] "
                         b"/Resources << /Font << /F1 %d 0 R >> >> /Contents %d 0 R >>"
                         % (pages_obj, PAGE_WIDTH, PAGE_HEIGHT, font, content)))
@@ -84,9 +91,71 @@ def scanned_pdf(lines: list[str], font_path: str, size: int = 40) -> bytes:
     return out.getvalue()
 
 
-def _content(lines: list[str], cids: dict[str, int], font_size: int) -> bytes:
+def outlines(lines: list[str], font_path: str, size: int = 24) -> bytes:
+    """Content-stream operators that paint `lines` (top-down, `size` pt) as filled rectangles.
+
+    Pillow renders the lines with a real font at 4 px per point; each run of dark pixels in a
+    row becomes one rectangle. pdftoppm draws the words; pypdf finds neither text nor images.
+    """
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFont
+
+    scale = 4
+    font = ImageFont.truetype(font_path, size * scale)
+    image = Image.new("L", (PAGE_WIDTH * scale, PAGE_HEIGHT * scale), 255)
+    draw = ImageDraw.Draw(image)
+    for i, line in enumerate(lines):
+        draw.text((72 * scale, (72 + i * size * 1.8) * scale), line, font=font, fill=0)
+    dark = np.asarray(image) < 128
+    ops = [b"0 g"]
+    for y in np.flatnonzero(dark.any(axis=1)):
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], dark[y].astype(np.int8), [0]))))
+        for start, end in zip(edges[::2], edges[1::2], strict=True):
+            ops.append(b"%.2f %.2f %.2f %.2f re" % (start / scale, PAGE_HEIGHT - (y + 1) / scale,
+                                                    (end - start) / scale, 1 / scale))
+    ops.append(b"f")
+    return b"\n".join(ops)
+
+
+def jbig2_scan_pdf(lines: list[str], font_path: str, size: int = 40) -> bytes:
+    """A scanned page whose image is JBIG2 (as office scanners write): pypdf cannot decode it
+    without the jbig2dec tool, pdftoppm can. One generic region in MMR coding, which is
+    CCITT G4, taken from the strip of a TIFF that Pillow (libtiff) encodes; libtiff writes its
+    white as JBIG2's black, hence /Decode [1 0]."""
+    import struct
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    width, height = 1240, 1754  # A4 at 150 dpi
+    font = ImageFont.truetype(font_path, size)
+    image = Image.new("1", (width, height), 1)
+    draw = ImageDraw.Draw(image)
+    for i, line in enumerate(lines):
+        draw.text((100, 120 + i * int(size * 1.8)), line, font=font, fill=0)
+    tiff = io.BytesIO()
+    image.save(tiff, "TIFF", compression="group4", tiffinfo={278: height})  # one strip
+    tags = Image.open(io.BytesIO(tiff.getvalue())).tag_v2
+    g4 = tiff.getvalue()[tags[273][0]:tags[273][0] + tags[279][0]]
+
+    def segment(number: int, kind: int, data: bytes) -> bytes:  # no referred segments, page 1
+        return struct.pack(">IBBBI", number, kind, 0, 1, len(data)) + data
+
+    page_info = struct.pack(">IIIIBH", width, height, 0, 0, 0, 0)
+    region = struct.pack(">IIIIB", width, height, 0, 0, 0) + b"\x01" + g4  # flags: MMR
+    data = segment(0, 48, page_info) + segment(1, 39, region)  # page info, lossless generic region
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [5 0 R] /Count 1 >>",
+               b"<< /Type /XObject /Subtype /Image /Width %d /Height %d /ColorSpace /DeviceGray "
+               b"/BitsPerComponent 1 /Decode [1 0] /Filter /JBIG2Decode /Length %d >>\nstream\n%s\nendstream"
+               % (width, height, len(data), data),
+               _stream(b"q %d 0 0 %d 0 0 cm /Im1 Do Q" % (PAGE_WIDTH, PAGE_HEIGHT)),
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %d %d] /Resources << /XObject "
+               b"<< /Im1 3 0 R >> >> /Contents 4 0 R >>" % (PAGE_WIDTH, PAGE_HEIGHT)]
+    return _assemble(objects, 1, None)
+
+
+def _content(lines: list[str], cids: dict[str, int], font_size: int, invisible: bool = False) -> bytes:
     leading = font_size * 1.6
-    ops = [b"BT", b"/F1 %d Tf" % font_size]
+    ops = [b"BT", b"/F1 %d Tf" % font_size] + ([b"3 Tr"] if invisible else [])
     y = PAGE_HEIGHT - 72
     for line in lines:
         codes = "".join(f"{cids[ch]:04X}" for ch in line)

@@ -141,6 +141,23 @@ def test_a_read_only_base_is_searchable_and_refuses_writes_by_name(read_only_cop
     assert _hits(source) == before
 
 
+def test_a_read_only_large_base_keeps_its_lexical_index_in_memory(
+        read_only_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large base builds BM25 in memory when lexical.npz is missing or stale and saves it;
+    a read-only directory cannot take the file, and the search is served all the same."""
+    from kb.index import bm25_memory
+    from kb.storage.layout import LEXICAL
+
+    def lexical_hits() -> list[tuple[str, float]]:
+        with KnowledgeBase.open(read_only_copy) as kb:
+            return [(h.case.id, round(h.score, 5)) for h in kb.search("届かない", mode="lexical").hits]
+
+    expected = lexical_hits()  # small: FTS5 answers, and no lexical.npz was written
+    monkeypatch.setattr(bm25_memory, "MIN_ROWS", 1)  # now it counts as large
+    assert expected and lexical_hits() == expected
+    assert not (read_only_copy / LEXICAL).exists()
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     disk = tmp_path / "disk"
@@ -152,6 +169,16 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     finally:
         if subprocess.run(["umount", str(disk)], capture_output=True).returncode:
             subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def _fill_up(filler: Path) -> None:
+    """Append to `filler` until the file system has not a byte left."""
+    with filler.open("ab", buffering=0) as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 4096)
+        except OSError:
+            pass
 
 
 def test_a_full_disk_is_named_nothing_changes_and_no_temp_file_is_left(small_disk: Path,
@@ -178,12 +205,7 @@ def test_a_full_disk_is_named_nothing_changes_and_no_temp_file_is_left(small_dis
     assert _hits(root) == before  # searches still served while the disk is full
     code, out = run("--index", str(root), "check", "--no-repair")
     assert code == 0, out
-    with filler.open("ab", buffering=0) as handle:  # now not a byte left
-        try:
-            while True:
-                handle.write(b"\0" * 4096)
-        except OSError:
-            pass
+    _fill_up(filler)  # now not a byte left
     assert _hits(root) == before  # SQLite cannot make its WAL index: read-only, still served
     for command in (["stats"], ["check", "--no-repair"]):
         code, out = run("--index", str(root), *command)
@@ -224,3 +246,48 @@ def test_a_faiss_save_that_fails_on_a_full_disk_leaves_no_temp_file_and_serves_f
         assert any(h.case.id == "N-1" for h in kb.search("追加の申し出 1", top_k=5).hits)
     code, out = run("--index", str(root), "check", "--no-repair")
     assert code == 0, out
+
+
+def test_the_lexical_index_save_on_a_full_disk_serves_from_memory_and_leaves_no_temp_file(
+        small_disk: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A large base keeps BM25 in memory and saves it as lexical.npz when a search first
+    needs it after a change; on a full disk that save fails (a real full tmpfs). The size
+    threshold is lowered so that this small base counts as large."""
+    from kb.index import bm25_memory
+    from kb.index.bm25_memory import LexicalIndex
+    from kb.storage.layout import CASES_KEY, LEXICAL
+
+    def lexical_hits() -> list[tuple[str, float]]:
+        with KnowledgeBase.open(root) as kb:
+            return [(h.case.id, round(h.score, 5)) for h in kb.search("届かない", mode="lexical").hits]
+
+    monkeypatch.setattr(bm25_memory, "MIN_ROWS", 1)
+    root = _base(small_disk / "kb")
+    saved = root / LEXICAL
+    assert saved.is_file()  # written by the ingest's calibration
+    code, out = run("--index", str(root), "delete", "T-002")  # a change: the saved file is stale
+    assert code == 0, out
+    with KnowledgeBase.open(root) as kb:
+        version = kb.store.index_version(CASES_KEY)
+    assert LexicalIndex.load(saved, version) is None
+    stale = _digest(saved)
+    monkeypatch.setattr(bm25_memory, "MIN_ROWS", 10**9)
+    expected = lexical_hits(), _hits(root)  # FTS5's own scores, which the memory index matches
+    monkeypatch.setattr(bm25_memory, "MIN_ROWS", 1)
+    _fill_up(small_disk / "filler")
+    with caplog.at_level("WARNING", logger="kb.index.base"):
+        assert (lexical_hits(), _hits(root)) == expected  # built in memory, served from it
+    assert "T-002" not in [case_id for case_id, _ in expected[0]] and expected[0]
+    warned = [r.getMessage() for r in caplog.records if r.name == "kb.index.base"]
+    assert warned and all(w.startswith("ディスクがいっぱいです") for w in warned), warned
+    assert f"disk full in {root} (0.0 MB free): lexical.npz was not saved" in warned[0], warned
+    assert not list(root.glob(".*.tmp*")), list(root.iterdir())
+    assert _digest(saved) == stale  # the old file is left whole, not half-overwritten
+    code, out = run("--index", str(root), "check", "--no-repair")
+    assert code == 0, out
+    (small_disk / "filler").unlink()
+    code, out = run("--index", str(root), "check", "--no-repair")
+    assert code == 0, out
+    assert lexical_hits() == expected[0]
+    assert LexicalIndex.load(saved, version) is not None  # saved once there was room

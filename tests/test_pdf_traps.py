@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import io
 import random
+import shutil
 import time
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 from ingest.documents import DocumentError, read_document
 from ingest.pdf import looks_like_glyph_codes
 from tests.conftest import SHARED_DATA
-from tests.pdfgen import make_pdf, scanned_pdf, write_pdf
+from tests.pdfgen import jbig2_scan_pdf, make_pdf, scanned_pdf, write_pdf
 
 REAL_PDF = SHARED_DATA / "manuals" / "mhlw_model_work_rules.pdf"
 KANGXI_BLOCK = range(0x2F00, 0x2FE0)
@@ -246,6 +247,38 @@ def test_scanned_page_is_read_by_ocr(scan: bytes) -> None:
 def test_scan_only_pdf_is_readable_with_ocr(scan: bytes) -> None:
     document = read_document(Path("scan.pdf"), scan)
     assert document.ocr_pages == [1] and document.passages[0].page_start == 1
+
+
+@pytest.fixture(scope="module")
+def jbig2_scan() -> bytes:
+    font = _cjk_font()
+    if font is None:
+        pytest.skip("no Noto Sans CJK font (apt-get install fonts-noto-cjk) to draw a scanned page")
+    lines = ["返品の受付は七日以内です。", "Returns within seven days."]
+    return _join(make_pdf(RULES[:1]), jbig2_scan_pdf(lines, font, size=56))
+
+
+@needs_tesseract
+@pytest.mark.skipif(not shutil.which("pdftoppm"), reason="needs pdftoppm (apt-get install poppler-utils)")
+def test_scan_whose_image_pypdf_cannot_decode_is_rendered_and_read(jbig2_scan: bytes) -> None:
+    document = read_document(Path("jbig2.pdf"), jbig2_scan)
+    assert document.ocr_pages == [2] and document.needs_ocr_pages == []
+    assert document.warnings == ["page 2: read by OCR"]
+    text = "".join(p.text for p in document.passages if p.page_end == 2)
+    assert "返品の受付は七日以内です" in text and "seven days" in text
+
+
+@pytest.mark.skipif(shutil.which("jbig2dec") is not None, reason="jbig2dec is installed: pypdf decodes JBIG2")
+def test_scan_whose_image_cannot_be_decoded_is_named_not_called_blank(
+        jbig2_scan: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if shutil.which("tesseract"):  # a PATH with tesseract but without pdftoppm
+        (tmp_path / "tesseract").symlink_to(shutil.which("tesseract"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    document = read_document(Path("jbig2.pdf"), jbig2_scan)
+    assert document.needs_ocr_pages == [2]
+    hint = ("to OCR it, install the page renderer pdftoppm: apt-get install poppler-utils"
+            if shutil.which("tesseract") else "needs OCR: install tesseract-ocr and tesseract-ocr-jpn")
+    assert document.warnings == [f"page 2: its images could not be decoded ({hint})"]
 
 
 # ---------------------------------------------------------------- passwords and damage

@@ -1,19 +1,24 @@
 """Japanese PDFs that carry CJK Radicals Supplement forms (⺠ in 国⺠, ⻑ in 社⻑) are found by
-the ordinary kanji, and pypdf's own log lines name the file (issue 16, item 18). Real PDFs
-from tests/pdfgen.py, real SQLite/FTS5."""
+the ordinary kanji, pages of glyph-name junk are rendered (pdftoppm) and OCR'd or named, and
+pypdf's own log lines name the file (issue 16, item 18). Real PDFs from tests/pdfgen.py, real
+pdftoppm and tesseract, real SQLite/FTS5."""
 
 from __future__ import annotations
 
+import glob
 import logging
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
+from ingest import ocr
 from ingest.radicals import RADICAL_FOLDS, fold_radicals
 from kb import KnowledgeBase
 from kb.index.analyser import tokens
-from tests.pdfgen import make_pdf
+from tests.pdfgen import make_pdf, outlines
 
 LINES = ["国⺠の皆様からの声を社⻑に届ける手順", "⻘色の申込書は⻝品売場の窓口で受け付ける"]
 
@@ -59,3 +64,59 @@ def test_hex_glyph_names_are_caught_by_their_shape_on_every_page(tmp_path: Path)
     assert "glyph codes" in warnings and "glyph-name codes (/53/50/4C/…) left out" in warnings, warnings
     assert texts and not any("/53/50" in t or "4C/49" in t for t in texts), texts
     assert any("七日以内" in t for t in texts)
+
+
+# ---------------------------------------------------------------- glyph-junk pages, rendered and OCR'd
+
+def _cjk_font() -> str | None:
+    found = sorted(glob.glob("/usr/share/fonts/**/NotoSansCJK*.tt[cf]", recursive=True))
+    return found[0] if found else None
+
+
+DRAWN = ["Chapter 2 Returns", "返品の受付は七日以内です", "Returns are accepted within seven days"]
+
+
+@pytest.fixture(scope="module")
+def junk_layer_pdf() -> bytes:
+    """Page 1 real text; page 2 shows DRAWN (vector shapes, no images) over a text layer that
+    extracts as glyph names only: what a manual with a font lacking a Unicode map looks like."""
+    font = _cjk_font()
+    if font is None:
+        pytest.skip("no Noto Sans CJK font to draw the page (apt-get install fonts-noto-cjk)")
+    return make_pdf([["Chapter 1 Exchanges", "交換の手順は窓口で説明します。"], [JUNK] * 4], invisible=True,
+                    drawings=[b"", outlines(DRAWN, font)])
+
+
+@pytest.mark.skipif(not (shutil.which("pdftoppm") and ocr.available() and ocr.has_japanese()),
+                    reason="needs pdftoppm and tesseract with Japanese "
+                           "(apt-get install poppler-utils tesseract-ocr tesseract-ocr-jpn)")
+def test_glyph_junk_page_is_rendered_and_read_by_ocr(tmp_path: Path, junk_layer_pdf: bytes,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    temp = tmp_path / "tmp"  # where the renderer's files go, to see that none are left
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    with KnowledgeBase.open(tmp_path / "kb") as kb:
+        report = kb.ingest_document(data=junk_layer_pdf, name="junk-font.pdf")
+        japanese = kb.search("返品の受付", mode="lexical").passages
+        english = kb.search("returns accepted seven days", mode="lexical").passages
+    assert report.warnings == ["page 2: read by OCR"], report.warnings
+    for hits in (japanese, english):
+        assert hits and hits[0].document_id == "junk-font.pdf" and hits[0].pages == "p. 2", hits
+    assert "七日以内" in japanese[0].text and "seven days" in english[0].text
+    assert not any("/53/50" in hit.text for hit in japanese + english)
+    assert list(temp.iterdir()) == []  # the copy of the PDF and the rendered page are gone
+
+
+@pytest.mark.skipif(not ocr.available(), reason="needs tesseract (apt-get install tesseract-ocr)")
+def test_glyph_junk_page_without_pdftoppm_is_named_with_how_to_enable(
+        tmp_path: Path, junk_layer_pdf: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    bin_dir = tmp_path / "bin"  # a PATH with tesseract but without pdftoppm
+    bin_dir.mkdir()
+    (bin_dir / "tesseract").symlink_to(shutil.which("tesseract"))
+    monkeypatch.setenv("PATH", str(bin_dir))
+    with KnowledgeBase.open(tmp_path / "kb") as kb:
+        report = kb.ingest_document(data=junk_layer_pdf, name="junk-font.pdf")
+        hits = kb.search("返品の受付", mode="lexical").passages
+    assert report.warnings == ["page 2: text layer is unreadable (glyph codes) (to OCR it, install the "
+                               "page renderer pdftoppm: apt-get install poppler-utils)"], report.warnings
+    assert not hits or all(hit.pages == "p. 1" for hit in hits)

@@ -21,7 +21,7 @@ from ingest.ledger import LedgerRead, read_ledger
 from ingest.masking import MaskPolicy, describe_counts, mask_case
 from ingest.records import CASE_FIELDS
 from ingest.tables import LEDGER_SUFFIXES, TEXT_ENCODINGS, read_table
-from kb import KnowledgeBase, export, table
+from kb import KnowledgeBase, Settings, export, table
 from ui import messages, nav
 from ui.auth import acting_as, require_manager
 from ui.i18n import field_label, lang, select_all, tr
@@ -125,8 +125,10 @@ def _read_upload(path: Path, upload: object, key: str
     """Detect the encoding (offered for correction), map the columns, read the ledger;
     None (with the reason shown) when the file cannot be read."""
     text_file = path.suffix.lower() not in (".xlsx", ".xlsm")
+    limits = Settings.from_env().limits()  # a workbook is parsed in a child under the memory cap
+    within = {"max_rows": limits.max_rows, "max_memory": limits.max_parse_bytes}
     try:
-        detected = read_table(path)
+        detected = read_table(path, **within)
     except IngestError as exc:
         detected = None
         if not text_file:
@@ -139,10 +141,10 @@ def _read_upload(path: Path, upload: object, key: str
         encoding = st.selectbox(tr(TEXT, "encoding", detected=guess if detected else "—"),
                                 options, key=f"{key}_encoding")
     try:
-        overrides = _mapping_editor(read_table(path, encoding).headers, key)
+        overrides = _mapping_editor(read_table(path, encoding, **within).headers, key)
         if overrides is None:
             return None
-        return read_ledger(path, overrides, encoding), overrides, encoding
+        return read_ledger(path, overrides, encoding, limits), overrides, encoding
     except IngestError as exc:
         st.error(escape_markdown(tr(TEXT, "unreadable", name=upload.name, error=exc.message)))
         return None

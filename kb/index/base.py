@@ -9,6 +9,8 @@ written atomically, and a missing or stale one is rebuilt from the record store.
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +20,9 @@ import numpy as np
 
 from kb.storage import faults
 from kb.storage.filters import Filters
+from kb.storage.health import free_mb
+
+log = logging.getLogger(__name__)
 
 
 class VectorBackend(Protocol):
@@ -81,6 +86,31 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None], suffix: str = ".
     fsync_dir(path.parent)
     if fault:
         faults.point(f"{fault}-after-rename")
+
+
+def save_or_serve(path: Path, save: Callable[[], None], read_only_ok: bool = False) -> bool:
+    """Run `save` (an atomic_write of `path`) and say whether the file was written.
+
+    On a full disk, and with `read_only_ok` in a read-only directory, the file is left as it
+    was and the caller keeps serving the index it holds in memory: the data is safe in the
+    record store and a stale or missing file is rebuilt on the next start. atomic_write has
+    already removed its temp file. Other errors are raised.
+    """
+    try:
+        save()
+        return True
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            where, free, name = path.parent, free_mb(path.parent), path.name
+            log.warning("ディスクがいっぱいです（%s、空き %.1f MB）。%s は保存されず、検索はメモリ上の索引で"
+                        "続けます / disk full in %s (%.1f MB free): %s was not saved; searches use the "
+                        "index in memory, and it is rebuilt from SQLite on the next start",
+                        where, free, name, where, free, name)
+            return False
+        if read_only_ok and exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            log.info("%s is read-only: %s not saved, kept in memory", path.parent, path.name)
+            return False
+        raise
 
 
 def temp_name(name: str, suffix: str = ".tmp") -> str:

@@ -20,7 +20,7 @@ import numpy as np
 from scipy import sparse
 
 from kb.index import analyser
-from kb.index.base import LexicalBackend, atomic_write
+from kb.index.base import LexicalBackend, atomic_write, save_or_serve
 from kb.index.fts5 import CASE_WEIGHTS, Fts5Cases
 from kb.storage.cases import Store
 from kb.storage.filters import Filters
@@ -218,8 +218,10 @@ def memory_index(store: Store, path: Path, version: int,
         index = LexicalIndex.load(path, version)
         if index is None:
             index = LexicalIndex.build(store.iter_fts_rows(), weights)
-            index.save(path, version)
-            log.info("built the in-memory BM25 index (%d rows) into %s", len(index), path.name)
+            # A reader saves it too, without the writer lock: on a full disk or a read-only
+            # mount it serves from memory, as the FAISS index does.
+            if save_or_serve(path, lambda: index.save(path, version), read_only_ok=True):
+                log.info("built the in-memory BM25 index (%d rows) into %s", len(index), path.name)
     _cache[store] = (version, index)
     return index
 

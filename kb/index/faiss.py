@@ -8,7 +8,6 @@ measured size, approximate (IVF) above it: kb/index/ivf.py.
 
 from __future__ import annotations
 
-import errno
 import functools
 import hashlib
 import logging
@@ -22,7 +21,7 @@ import faiss
 import numpy as np
 
 from kb.index import ivf as approx
-from kb.index.base import atomic_write
+from kb.index.base import atomic_write, save_or_serve
 from kb.storage.locking import WriterLock
 
 log = logging.getLogger(__name__)
@@ -225,14 +224,7 @@ class DerivedIndex:
     def _save_or_serve(self, version: int) -> None:
         """Save; on a full disk keep serving this index from memory (the data is safe in
         SQLite, and the stale file is rebuilt on the next open). No temp file is left."""
-        try:
-            self.index.save(self.path, version)
-        except OSError as exc:
-            if exc.errno != errno.ENOSPC:
-                raise
-            log.warning("ディスクがいっぱいです / disk full in %s: %s was not saved; searches use "
-                        "the index in memory, and it is rebuilt from SQLite on the next start",
-                        self.path.parent, self.path.name)
+        save_or_serve(self.path, lambda: self.index.save(self.path, version))
 
     def apply(self, before: int, after: int, removed: list[int], ids: list[int],
               vectors: list[np.ndarray]) -> None:

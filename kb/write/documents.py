@@ -27,11 +27,12 @@ def ingest_document(indexes: Indexes, embedder: Embedder, path: str | Path | Non
                     progress: Progress | None = None, ocr: bool | None = None) -> DocumentReport:
     """Add or replace a manual by file name; an identical file is skipped (and said so)."""
     source = Path(path) if path is not None else Path(name or "document")
+    limits = Settings.from_env().limits()
     if data is not None or source.is_file():
-        Settings.from_env().limits().check_size(
-            name or source.name, len(data) if data is not None else source.stat().st_size)
+        limits.check_size(name or source.name, len(data) if data is not None else source.stat().st_size)
     pages = (lambda done, count: progress(done, count, "pages")) if progress else None
-    doc = read_document(source, data=data, name=name, ocr=ocr, on_page=pages)
+    doc = read_document(source, data=data, name=name, ocr=ocr, on_page=pages,
+                        max_memory=limits.max_parse_bytes)
     content = data if data is not None else source.read_bytes()
     report = DocumentReport(doc.name, "unchanged", doc.title, doc.pages, len(doc.passages),
                             list(doc.warnings))
