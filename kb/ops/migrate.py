@@ -104,8 +104,6 @@ def _audited(counts: dict[str, int]) -> dict[str, int]:
 def migrate_to_sqlite(root: Path) -> MigrateReport:
     """Copy the base in KB_POSTGRES_URL into a new SQLite base at `root` (Milvus is not read:
     it is derived, and FAISS is rebuilt from the copied vectors instead)."""
-    import psycopg
-
     settings = Settings.from_env()
     if not settings.postgres_url:
         raise KnowledgeBaseError("kb migrate --to sqlite needs KB_POSTGRES_URL, the base to copy")
@@ -117,40 +115,32 @@ def migrate_to_sqlite(root: Path) -> MigrateReport:
     try:
         if source.is_empty():
             raise KnowledgeBaseError("the PostgreSQL database holds no knowledge base to migrate")
+        root.mkdir(parents=True, exist_ok=True)
+        target = Database(layout.database)
+        try:
+            return _copy_back(source, target)
+        except BaseException:
+            target.close()
+            layout.database.unlink(missing_ok=True)  # nothing half-copied is left to open
+            raise
+        finally:
+            target.close()
     finally:
         source.close()
-    root.mkdir(parents=True, exist_ok=True)
-    target = Database(layout.database)
-    try:
-        with psycopg.connect(settings.postgres_url) as pg:
-            pg.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            return _copy_back(pg, target)
-    except BaseException:
-        target.close()
-        layout.database.unlink(missing_ok=True)  # nothing half-copied is left to open
-        raise
-    finally:
-        target.close()
 
 
-def _copy_back(pg: object, target: Database) -> MigrateReport:
+def _copy_back(source: PgStore, target: Database) -> MigrateReport:
     """One SQLite transaction filled from one PostgreSQL snapshot, table by table."""
-    manifest = dict(pg.execute("SELECT key, value FROM manifest").fetchall())
-    counts: dict[str, int] = {}
+    counts: dict[str, int] = dict.fromkeys(TABLES, 0)
     with target.transaction() as db:
-        target.set_manifest(**{k: manifest[k] for k in MANIFEST_KEYS if k in manifest})
-        for table in TABLES:
-            columns = [r[0] for r in pg.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = %s "
-                "ORDER BY ordinal_position", (table,))]
-            insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks(len(columns))})"
-            counts[table] = 0
-            with pg.cursor(name=f"kb_migrate_{table}") as cursor:  # server-side: bounded memory
-                cursor.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY 1")
-                while rows := cursor.fetchmany(_BATCH):
-                    db.executemany(insert, [tuple(bytes(v) if isinstance(v, memoryview) else v
-                                                  for v in row) for row in rows])
-                    counts[table] += len(rows)
+        for table, columns, rows in source.dump(TABLES, _BATCH):
+            if table == "manifest":
+                manifest = dict(rows)
+                target.set_manifest(**{k: manifest[k] for k in MANIFEST_KEYS if k in manifest})
+                continue
+            db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) "
+                           f"VALUES ({marks(len(columns))})", rows)
+            counts[table] += len(rows)
         target.mark_index_changed(CASES_KEY)
         target.mark_index_changed(DOCS_KEY)
         audit.record(db, "migrate", "sqlite", _audited(counts))

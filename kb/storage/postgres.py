@@ -325,6 +325,23 @@ class PgStore(Store):
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                 f"coalesce((SELECT max(id) FROM {table}), 0) + 1, false)")
 
+    def dump(self, tables: Sequence[str], batch: int) -> Iterator[tuple[str, list[str], list]]:
+        """(table, columns, rows) in batches of every row of the manifest, then of `tables`,
+        all from one repeatable-read snapshot on a connection of its own (kb migrate --to
+        sqlite: a writer on another app server cannot tear the copy); server-side cursors,
+        so memory holds one batch."""
+        with psycopg.connect(self.url) as conn:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            for table in ("manifest", *tables):
+                columns = [r[0] for r in conn.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = %s "
+                    "ORDER BY ordinal_position", (table,))]
+                with conn.cursor(name=f"kb_dump_{table}") as cursor:
+                    cursor.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY 1")
+                    while rows := cursor.fetchmany(batch):
+                        yield table, columns, [tuple(bytes(v) if isinstance(v, memoryview)
+                                                     else v for v in row) for row in rows]
+
     def is_empty(self) -> bool:
         return not self.db.conn.execute("SELECT EXISTS (SELECT 1 FROM cases) OR "
                                         "EXISTS (SELECT 1 FROM chunks)").fetchone()[0]
