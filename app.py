@@ -52,6 +52,11 @@ pages = {
     "admin": st.Page(lambda: admin.render(kb), title=tr(admin.TEXT, "nav"),
                      icon=":material/admin_panel_settings:", url_path="admin"),
 }
+# Any other one-segment path (/nosuchpage, a mistyped bookmark) would open Streamlit's English
+# "Page not found" dialog: it gets a hidden page of its own that hands over to /search too.
+if stray := nav.unknown_path(st.context.url, {p.url_path for p in pages.values()}):
+    pages["stray"] = st.Page(lambda: nav.switch("search"), title=tr(search.TEXT, "nav"),
+                             url_path=stray, visibility="hidden")
 nav.register(pages)
 try:
     st.navigation(list(pages.values())).run()

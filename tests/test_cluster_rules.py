@@ -115,3 +115,65 @@ def test_cluster_numbers_are_the_same_on_every_run_for_unchanged_data(sample_bas
     assert again is not first
     assert {i: c.cluster for i, c in again.cases.items()} == {i: c.cluster for i, c in first.cases.items()}
     assert [c.label for c in again.clusters] == [c.label for c in first.clusters]
+
+
+def _groups(report) -> set[frozenset[str]]:
+    return {frozenset(c.case_ids) for c in report.clusters}
+
+
+def test_a_write_that_leaves_the_clustered_cases_as_they_were_reuses_the_clusters(kb) -> None:
+    """Issue 15, item 15: only a change to what the clusters are computed from (the selected
+    cases' complaint text and vectors, dates, products, measures ...) computes them again."""
+    import dataclasses
+
+    from ingest.records import Case
+    from kb import cluster_cases
+    from kb.clusters.report import clear_cache
+
+    clear_cache()
+    first = cluster_cases(kb)
+    stages: list[str] = []
+
+    def hear(done: int, total: int, stage: str) -> None:
+        stages.append(stage)
+
+    answered = dataclasses.replace(kb.get_case("T-002"), response="翌日に配達し、お詫びした")
+    kb.ingest_cases([answered])  # the response is not part of what clusters are made of
+    again = cluster_cases(kb, progress=hear)
+    assert again.state_version > first.state_version and stages == ["cluster_read"]
+    assert again.clusters == first.clusters and again.cases == first.cases
+
+    kb.ingest_cases([Case(id="T-100", date="2025-03-01", title="ログインできない",
+                          content="通販サイトにログインできない。エラーが出る。")])
+    stages.clear()
+    recorded = cluster_cases(kb, progress=hear)
+    assert "cluster_group" in stages and "T-100" in recorded.cases  # a new case: computed
+    clear_cache()
+    scratch = cluster_cases(kb)
+    assert scratch is not recorded and _groups(scratch) == _groups(recorded)
+    assert [c.label for c in scratch.clusters] == [c.label for c in recorded.clusters]
+
+
+def test_numeric_steps_run_on_one_thread_while_the_cores_are_busy(kb, monkeypatch) -> None:
+    """Two spinning OpenBLAS threads on busy cores made the sample's clustering ~8 times
+    slower (kb/clusters/method.py numeric_threads); idle cores keep every thread."""
+    import os
+
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from kb import cluster_cases
+    from kb.clusters.report import clear_cache
+    from kb.embeddings import cores
+
+    seen: dict[str, int] = {}
+
+    def hear(done: int, total: int, stage: str) -> None:
+        seen[stage] = max(i["num_threads"] for i in threadpool_info())
+
+    with threadpool_limits(limits=2):
+        for load, threads in ((cores() + 2.0, 1), (0.0, 2)):
+            monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, load, load))
+            clear_cache()
+            cluster_cases(kb, progress=hear)
+            assert seen["cluster_group"] == seen["cluster_map"] == threads
+            assert max(i["num_threads"] for i in threadpool_info()) == 2  # restored after it

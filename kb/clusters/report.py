@@ -26,7 +26,7 @@ import threading
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,7 +46,7 @@ from kb.clusters.describe import (
     trend_of,
 )
 from kb.clusters.issues import STATUSES, Issue, describe_issues, issue_names, token_counts
-from kb.clusters.method import Partition, layout_2d, partition, subgroups
+from kb.clusters.method import Partition, layout_2d, numeric_threads, partition, subgroups
 from kb.storage.filters import Filters
 from kb.storage.selection import CaseRow, Selection, load_selection, read_version
 
@@ -58,7 +58,7 @@ GROWING_NO_MEASURE = "growing_no_measure"
 FLAGS = (CONTINUES, GROWING_NO_MEASURE)
 __all__ = ["CONTINUES", "FLAGS", "GROWING_NO_MEASURE", "STATUSES", "Cluster", "ClusterParams",
            "ClusterReport", "Issue", "cluster_cases"]
-_CACHE_SIZE = 8
+_CACHE_SIZE = 16  # 8 results, each under its version and its content
 # What a computation reports as it goes (the page names them): read the cases, group them,
 # describe the groups, lay out the map.
 STAGES = ("cluster_read", "cluster_group", "cluster_describe", "cluster_map")
@@ -239,7 +239,10 @@ def cluster_cases(kb: KnowledgeBase, filters: Filters | None = None,
                   params: ClusterParams | None = None,
                   progress: Progress | None = None) -> ClusterReport:
     """Cluster the cases `filters` select; cached per base version, filters and parameters.
-    `progress(done, total, stage)` hears of each stage (STAGES) of a computation."""
+    `progress(done, total, stage)` hears of each stage (STAGES) of a computation.
+
+    A write that left the selected cases as they were (a manual, a response, a case outside
+    the filters) reuses the result: it is cached by what it is computed from as well."""
     filters = filters or Filters()
     params = params or ClusterParams()
     path = Path(kb.layout.database).resolve()
@@ -250,15 +253,24 @@ def cluster_cases(kb: KnowledgeBase, filters: Filters | None = None,
             return _cache[key]
     tell = progress or (lambda done, total, stage: None)
     tell(0, len(STAGES), STAGES[0])
-    report = build_report(load_selection(path, filters), filters, params, tell)
+    selection = load_selection(path, filters)
+    content = (str(path), selection.digest(), filters, params)
+    with _cache_lock:
+        same = _cache.get(content)
+    if same is not None:
+        report = replace(same, state_version=selection.state_version)
+    else:
+        report = build_report(selection, filters, params, tell)
     with _cache_lock:
         _cache[(str(path), report.state_version, filters, params)] = report
+        _cache[content] = report
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     return report
 
 
 # ---- building the report ----
+@numeric_threads()  # one BLAS thread while the cores are busy (kb/clusters/method.py)
 def build_report(selection: Selection, filters: Filters, params: ClusterParams,
                  progress: Progress | None = None) -> ClusterReport:
     """Cluster a loaded selection and describe each cluster."""
