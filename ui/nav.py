@@ -6,7 +6,7 @@ of importing app.py (which would run it).
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import streamlit as st
 
@@ -47,7 +47,7 @@ def unknown_path(url: str | None, known: set[str]) -> str | None:
     path (a/b), which no page can have (Streamlit refuses '/' in a page's path)."""
     if not url:
         return None
-    path = urlsplit(url).path.strip("/")
+    path = unquote(urlsplit(url).path).strip("/")  # Streamlit matches /%E6%A4%9C… as /検…
     base = str(st.get_option("server.baseUrlPath") or "").strip("/")
     if base and (path == base or path.startswith(base + "/")):
         path = path[len(base):].strip("/")
