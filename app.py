@@ -33,10 +33,12 @@ except KBError as exc:
 
 # Every page has its own fixed path (/search, /record, ...), the same in both languages.
 # Streamlit serves its default page at "/" only, so "/" is a hidden page that hands over
-# to /search: bookmarks and links to /search then work, and the menu marks the page.
+# to /search: bookmarks and links to /search then work, and the menu marks the page. Its
+# own name (ROOT, never in the address bar) is one nobody types: no page can take it over.
+ROOT = "_root"
 pages = {
     "home": st.Page(lambda: nav.switch("search"), title=tr(search.TEXT, "nav"),
-                    url_path="home", default=True, visibility="hidden"),
+                    url_path=ROOT, default=True, visibility="hidden"),
     "search": st.Page(lambda: search.render(kb), title=tr(search.TEXT, "nav"),
                       icon=":material/search:", url_path="search"),
     "case": st.Page(lambda: case.render(kb), title=tr(case.TEXT, "nav"),
@@ -52,6 +54,11 @@ pages = {
     "admin": st.Page(lambda: admin.render(kb), title=tr(admin.TEXT, "nav"),
                      icon=":material/admin_panel_settings:", url_path="admin"),
 }
+# Any other one-segment path (/nosuchpage, a mistyped bookmark) would open Streamlit's English
+# "Page not found" dialog: it gets a hidden page of its own that hands over to /search too.
+if stray := nav.unknown_path(st.context.url, {ROOT, *(p.url_path for p in pages.values())}):
+    pages["stray"] = st.Page(lambda: nav.switch("search"), title=tr(search.TEXT, "nav"),
+                             url_path=stray, visibility="hidden")
 nav.register(pages)
 try:
     st.navigation(list(pages.values())).run()

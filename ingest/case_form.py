@@ -10,6 +10,8 @@ import datetime as dt
 import secrets
 from dataclasses import replace
 
+from ingest.fields import normalize_header
+from ingest.masking import MaskPolicy
 from ingest.records import Case
 from ingest.values import clean_text, scrub, status_of, visible
 
@@ -19,9 +21,21 @@ REQUIRED: tuple[str, ...] = ("date", "content")
 DONE_STATUSES: tuple[str, ...] = ("対応済", "完了")
 STATUSES: tuple[str, ...] = ("対応中", "対応済", "保留")
 SEVERITIES: tuple[str, ...] = ("高", "中", "低")
-# Form fields kept as the case's extra columns, under the names ledgers use for them. No
-# 受付者: it is a name column, masked whole on every ingest (ingest/masking.py NAME_COLUMNS).
-METADATA_FIELDS: dict[str, str] = {"department": "担当部署"}
+# Form fields kept as the case's extra columns: the column a case recorded in the app stores
+# each under, and the ledger headers that hold the same thing (compared as normalize_header
+# folds them; 担当者 is neither: ledgers use it for whoever handled the case). 受付者 (who took
+# the complaint) is an employee's name: like 担当者 and 対応者 it is a name column, masked
+# whole on every ingest (ingest/masking.py NAME_COLUMNS), so what is stored is ＜氏名＞.
+METADATA_FIELDS: dict[str, str] = {"department": "担当部署", "received_by": "受付者"}
+METADATA_ALIASES: dict[str, tuple[str, ...]] = {
+    "department": ("担当部署", "担当部門", "department"),
+    "received_by": ("受付者", "受付者名", "受付担当", "受付担当者", "received by", "taken by"),
+}
+# Form fields whose whole value is a person's name (a draft stores them masked like a case).
+NAME_FIELDS: frozenset[str] = frozenset(
+    name for name, column in METADATA_FIELDS.items() if MaskPolicy().is_name_column(column))
+_FOLDED = {name: frozenset(map(normalize_header, aliases))
+           for name, aliases in METADATA_ALIASES.items()}
 _TEXT = ("channel", "product", "category", "title", "content", "customer_request", "cause",
          "response", "prevention", "status", "severity")
 
@@ -53,7 +67,8 @@ def case_from_form(values: dict[str, object], case_id: str,
     """Validate the form; return the case or {field: problem code}.
 
     `values` holds 'date' (dt.date), 'time' (dt.time or None), 'escalated' (bool or None) and
-    the text fields, and 'department' (kept as the metadata column 担当部署). `base` is the
+    the text fields, and 'department' and 'received_by' (kept as the metadata columns 担当部署
+    and 受付者, or the ledger's own columns for them). `base` is the
     stored case when editing: fields the form does not show (other metadata, source) are
     kept. Codes: 'required', 'required_when_done'.
     """
@@ -81,11 +96,25 @@ def case_from_form(values: dict[str, object], case_id: str,
     return Case(id=case_id, source="app", **fields), {}
 
 
+def metadata_column(metadata: dict[str, str], name: str) -> str:
+    """The column of `metadata` that holds form field `name` (a ledger's 受付担当 as well as
+    受付者), else the column a new case stores it under."""
+    return next((column for column in metadata if normalize_header(column) in _FOLDED[name]),
+                METADATA_FIELDS[name])
+
+
+def metadata_value(case: Case, name: str) -> str:
+    """Form field `name` of a stored case ('' when its ledger had no such column)."""
+    return case.metadata.get(metadata_column(case.metadata, name), "")
+
+
 def _metadata(values: dict[str, object], kept: dict[str, str]) -> dict[str, str]:
-    """The stored extra columns with the form's 担当部署 applied (emptied: removed);
-    a form without those fields leaves them as they were."""
+    """The stored extra columns with the form's 担当部署 and 受付者 applied (emptied:
+    removed), each in the column the case already has for it; a form without those fields
+    leaves them as they were."""
     out = dict(kept)
-    for name, column in METADATA_FIELDS.items():
+    for name in METADATA_FIELDS:
+        column = metadata_column(kept, name)
         if name in values:
             text = clean_text(values[name])
             if text:

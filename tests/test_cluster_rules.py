@@ -115,3 +115,120 @@ def test_cluster_numbers_are_the_same_on_every_run_for_unchanged_data(sample_bas
     assert again is not first
     assert {i: c.cluster for i, c in again.cases.items()} == {i: c.cluster for i, c in first.cases.items()}
     assert [c.label for c in again.clusters] == [c.label for c in first.clusters]
+
+
+def _groups(report) -> set[frozenset[str]]:
+    return {frozenset(c.case_ids) for c in report.clusters}
+
+
+def test_a_write_that_leaves_the_clustered_cases_as_they_were_reuses_the_clusters(kb) -> None:
+    """Issue 15, item 15: only a change to what the clusters are computed from (the selected
+    cases' complaint text and vectors, dates, products, measures ...) computes them again."""
+    import dataclasses
+
+    from ingest.records import Case
+    from kb import cluster_cases
+    from kb.clusters.report import clear_cache
+
+    clear_cache()
+    first = cluster_cases(kb)
+    stages: list[str] = []
+
+    def hear(done: int, total: int, stage: str) -> None:
+        stages.append(stage)
+
+    answered = dataclasses.replace(kb.get_case("T-002"), response="翌日に配達し、お詫びした")
+    kb.ingest_cases([answered])  # the response is not part of what clusters are made of
+    again = cluster_cases(kb, progress=hear)
+    assert again.state_version > first.state_version and stages == ["cluster_read"]
+    assert again.clusters == first.clusters and again.cases == first.cases
+
+    kb.ingest_cases([Case(id="T-100", date="2025-03-01", title="ログインできない",
+                          content="通販サイトにログインできない。エラーが出る。")])
+    stages.clear()
+    recorded = cluster_cases(kb, progress=hear)
+    assert "cluster_group" in stages and "T-100" in recorded.cases  # a new case: computed
+    clear_cache()
+    scratch = cluster_cases(kb)
+    assert scratch is not recorded and _groups(scratch) == _groups(recorded)
+    assert [c.label for c in scratch.clusters] == [c.label for c in recorded.clusters]
+
+
+def test_numeric_steps_run_on_one_thread_while_the_cores_are_busy(kb, monkeypatch) -> None:
+    """Two spinning OpenBLAS threads on busy cores made the sample's clustering ~8 times
+    slower (kb/clusters/method.py numeric_threads); idle cores keep every thread."""
+    import os
+
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from kb import cluster_cases
+    from kb.clusters.report import clear_cache
+    from kb.embeddings import cores
+
+    seen: dict[str, int] = {}
+
+    def hear(done: int, total: int, stage: str) -> None:
+        seen[stage] = max(i["num_threads"] for i in threadpool_info())
+
+    with threadpool_limits(limits=2):
+        for load, threads in ((cores() + 2.0, 1), (0.0, 2)):
+            monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, load, load))
+            clear_cache()
+            cluster_cases(kb, progress=hear)
+            assert seen["cluster_group"] == seen["cluster_map"] == threads
+            assert max(i["num_threads"] for i in threadpool_info()) == 2  # restored after it
+
+
+def test_a_group_keeps_its_number_when_others_grow_past_it() -> None:
+    """Issue 15, item 14: numbers follow the groups (member overlap), not their sizes."""
+    import numpy as np
+
+    from kb.clusters.ids import carried_numbers
+
+    ids = [f"C{n}" for n in range(10)]
+    before = {"C0": 1, "C1": 1, "C2": 1, "C3": 1, "C4": 2, "C5": 2, "C6": 2, "C7": 3, "C8": 3}
+    # Largest first, the former cluster 2 (C9 joined it) is now 0 and 3 is 1; 1 split in two.
+    labels = np.array([2, 2, 3, 3, 0, 0, 0, 1, 1, 0])
+    relabelled, numbers = carried_numbers(labels, ids, before)
+    shown = [int(numbers[g]) for g in relabelled]
+    assert shown == [1, 1, 4, 4, 2, 2, 2, 3, 3, 2]  # 2 and 3 kept; the halves of 1 get 1, 4
+    fresh, numbers = carried_numbers(labels, ids, {})
+    assert fresh.tolist() == labels.tolist() and numbers.tolist() == [1, 2, 3, 4]
+    # An unchanged group keeps its number when groups before it merged: numbers have gaps.
+    _, numbers = carried_numbers(np.array([0, 0, 0]), ["C0", "C1", "C2"], dict.fromkeys(ids, 9))
+    assert numbers.tolist() == [9]
+
+
+def test_cluster_numbers_stay_with_their_groups_after_a_write(sample_base) -> None:
+    """Issue 15, item 14: after new cases made one group larger than its neighbours, every
+    group that is still mostly the same cases keeps its number, in this process and the next
+    (the numbers are kept beside the base), where a fresh numbering would have moved them."""
+    import dataclasses
+    from pathlib import Path
+
+    from kb import Filters, KnowledgeBase, cluster_cases
+    from kb.clusters.report import build_report, clear_cache
+    from kb.storage.selection import load_selection
+
+    def same(a, b) -> bool:
+        a, b = set(a.case_ids), set(b.case_ids)
+        return len(a & b) / len(a | b) > 0.5
+
+    with KnowledgeBase.open(sample_base) as kb:
+        first = cluster_cases(kb)
+        middle, bigger = first.clusters[len(first.clusters) // 2], first.clusters[1]
+        members = list(kb.store.get_cases(list(middle.case_ids)).values())
+        copies = [dataclasses.replace(members[n % len(members)], id=f"X-{n}", date="2025-06-01")
+                  for n in range(bigger.size - middle.size + 3)]
+        kb.ingest_cases(copies)  # the middle group grows past the second largest
+        after = cluster_cases(kb)
+        fresh = build_report(load_selection(Path(kb.layout.database), Filters()), Filters(),
+                             after.params)  # numbered largest first, as before this change
+        clear_cache()
+        again = cluster_cases(kb)  # as a restarted app computes it
+    kept = [(old, new) for old in first.clusters for new in after.clusters if same(old, new)]
+    assert len(kept) >= len(first.clusters) // 2
+    assert all(old.id == new.id for old, new in kept)
+    moved = [old for old, _ in kept for f in fresh.clusters if same(old, f) and f.id != old.id]
+    assert moved  # without the kept numbers some of these groups would have been renumbered
+    assert [c.case_ids for c in again.clusters] == [c.case_ids for c in after.clusters]

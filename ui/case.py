@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ingest.case_form import METADATA_FIELDS, case_from_form
+from ingest.case_form import METADATA_FIELDS, case_from_form, metadata_column
 from ingest.records import Case
 from ingest.values import status_of
 from kb import KnowledgeBase
@@ -55,7 +55,7 @@ def _show(case: Case) -> None:
         value = getattr(case, name)
         st.markdown(f"**{field_label(name)}**  \n"
                     f"{escape_markdown(value) if value else field_label('none')}")
-    shown = set(METADATA_FIELDS.values())  # 担当部署 is among the facts above
+    shown = {metadata_column(case.metadata, n) for n in METADATA_FIELDS}  # among the facts above
     for key, value in case.metadata.items():
         if key in shown:
             continue

@@ -11,7 +11,14 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from ingest.case_form import METADATA_FIELDS, REQUIRED, SEVERITIES, STATUSES, parse_when
+from ingest.case_form import (
+    METADATA_FIELDS,
+    REQUIRED,
+    SEVERITIES,
+    STATUSES,
+    metadata_value,
+    parse_when,
+)
 from ingest.records import Case
 from ingest.values import status_of
 from kb import KnowledgeBase
@@ -22,6 +29,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "date": ("受付日", "Date received"),
     "time": ("受付時刻", "Time received"),
     "department": ("担当部署", "Department"),
+    "received_by": ("受付者", "Received by"),
+    "received_by_help": ("お申し出を受け付けた担当者。氏名は個人情報として、保存時に＜氏名＞に"
+                         "置き換えられます（台帳の担当者・対応者の列と同じ扱い）。",
+                         "Who took the complaint. A name is personal data: it is stored as "
+                         "＜氏名＞, as the ledgers' 担当者 and 対応者 columns are."),
     "severity_none": ("未設定", "Not set"),
     "required_note": ("* は必須項目です。", "* marks a required field."),
     "escalated_unknown": ("不明", "Unknown"),
@@ -47,9 +59,8 @@ def _label(name: str) -> str:
 
 def case_facts(case: Case) -> list[str]:
     """The short facts of a case, in one order on cards and the case page: 受付日, 分類, 商品,
-    受付経路, 重要度, 担当部署 (labelled where a bare value would not say what it is)."""
-    who = [f"{tr(TEXT, n)} {case.metadata[c]}" for n, c in METADATA_FIELDS.items()
-           if case.metadata.get(c)]
+    受付経路, 重要度, 担当部署, 受付者 (labelled where a bare value would not say what it is)."""
+    who = [f"{tr(TEXT, n)} {value}" for n in METADATA_FIELDS if (value := metadata_value(case, n))]
     severity = [f"{field_label('severity')} {case.severity}"] if case.severity else []
     return [x for x in (case.date or "", case.category, case.product, case.channel) if x] + \
         severity + who
@@ -62,7 +73,7 @@ def values_from_case(case: Case) -> dict[str, object]:
     return {"date": day, "time": time, "escalated": flag,
             **{n: getattr(case, n) for n in (*_LONG, *_CHOICE, "title", "severity")},
             "status": status_of(case.status) or STATUSES[0],
-            **{n: case.metadata.get(column, "") for n, column in METADATA_FIELDS.items()}}
+            **{n: metadata_value(case, n) for n in METADATA_FIELDS}}
 
 
 def to_draft(values: dict[str, object]) -> dict[str, object]:
@@ -151,8 +162,8 @@ def draw(kb: KnowledgeBase, prefix: str, on_change: Callable[[], None] | None = 
 
 
 def _who_and_how_serious(prefix: str, on_change: Callable[[], None] | None) -> None:
-    """重要度 and 担当部署: one row under the choices."""
-    severity, department, _ = st.columns(3)
+    """重要度, 担当部署 and 受付者: one row under the choices."""
+    severity, department, received_by = st.columns(3)
     options = ["", *SEVERITIES]
     held = st.session_state.get(prefix + "severity")
     if held and held not in options:
@@ -163,6 +174,9 @@ def _who_and_how_serious(prefix: str, on_change: Callable[[], None] | None) -> N
                        format_func=lambda v: v or unset, on_change=on_change)
     st.session_state.setdefault(prefix + "department", "")
     department.text_input(_label("department"), key=prefix + "department", on_change=on_change)
+    st.session_state.setdefault(prefix + "received_by", "")
+    received_by.text_input(_label("received_by"), key=prefix + "received_by", on_change=on_change,
+                           help=tr(TEXT, "received_by_help"))
 
 
 def show_problems(problems: dict[str, str]) -> None:

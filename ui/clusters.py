@@ -236,10 +236,10 @@ def _detail(report: ClusterReport) -> None:
     ids = [c.id for c in report.clusters]
     if st.session_state.get("cl_pick") not in ids:  # a new selection may have fewer clusters
         st.session_state.pop("cl_pick", None)
+    by_id = {c.id: c for c in report.clusters}  # numbers can have gaps (kb/clusters/ids.py)
     chosen = st.selectbox(tr(TEXT, "pick"), ids, key="cl_pick",
-                          format_func=lambda i: f"{_name(report.clusters[i - 1])} "
-                                                f"({report.clusters[i - 1].size})")
-    cluster = report.clusters[(chosen or 1) - 1]
+                          format_func=lambda i: f"{_name(by_id[i])} ({by_id[i].size})")
+    cluster = by_id.get(chosen, report.clusters[0])
     window = report.params.recent_months
     st.markdown(f"#### {escape_markdown(_name(cluster))}")
     for flag in cluster.flags:

@@ -6,6 +6,8 @@ of importing app.py (which would run it).
 
 from __future__ import annotations
 
+from urllib.parse import unquote, urlsplit
+
 import streamlit as st
 
 _PAGES: dict[str, st.Page] = {}
@@ -36,3 +38,17 @@ def switch(name: str) -> None:
     target = page(name)
     if target is not None:
         st.switch_page(target)
+
+
+def unknown_path(url: str | None, known: set[str]) -> str | None:
+    """The page path the browser asked for (`st.context.url`) when it is none of `known`:
+    the app then adds a hidden page at that path which hands over to the search, instead of
+    Streamlit's English "Page not found" dialog. None for a known path, the root, or a nested
+    path (a/b), which no page can have (Streamlit refuses '/' in a page's path)."""
+    if not url:
+        return None
+    path = unquote(urlsplit(url).path).strip("/")  # Streamlit matches /%E6%A4%9C… as /検…
+    base = str(st.get_option("server.baseUrlPath") or "").strip("/")
+    if base and (path == base or path.startswith(base + "/")):
+        path = path[len(base):].strip("/")
+    return path if path and path not in known and "/" not in path else None

@@ -113,13 +113,16 @@ def issue_status(measures: Sequence[Measure], rec: Recurrence | None, end: str |
     return "too_early"
 
 
-def issue_names(labels: np.ndarray, issue_of: np.ndarray) -> dict[int, str]:
-    """Issue number -> '3.2' (cluster 3, its second-largest issue)."""
+def issue_names(labels: np.ndarray, issue_of: np.ndarray,
+                numbers: Sequence[int] | None = None) -> dict[int, str]:
+    """Issue number -> '3.2' (cluster 3, its second-largest issue); `numbers[label]` is the
+    cluster's number (default label + 1)."""
     names: dict[int, str] = {}
     for cluster in range(int(labels.max()) + 1 if len(labels) else 0):
         found = Counter(int(i) for i in issue_of[labels == cluster] if i >= 0)
+        number = numbers[cluster] if numbers is not None else cluster + 1
         for rank, (issue, _) in enumerate(found.most_common(), start=1):
-            names[issue] = f"{cluster + 1}.{rank}"
+            names[issue] = f"{number}.{rank}"
     return names
 
 

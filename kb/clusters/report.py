@@ -26,7 +26,7 @@ import threading
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,8 +45,9 @@ from kb.clusters.describe import (
     recent_and_previous,
     trend_of,
 )
+from kb.clusters.ids import carried_numbers, load_numbers, save_numbers, selection_key
 from kb.clusters.issues import STATUSES, Issue, describe_issues, issue_names, token_counts
-from kb.clusters.method import Partition, layout_2d, partition, subgroups
+from kb.clusters.method import Partition, layout_2d, numeric_threads, partition, subgroups
 from kb.storage.filters import Filters
 from kb.storage.selection import CaseRow, Selection, load_selection, read_version
 
@@ -58,7 +59,7 @@ GROWING_NO_MEASURE = "growing_no_measure"
 FLAGS = (CONTINUES, GROWING_NO_MEASURE)
 __all__ = ["CONTINUES", "FLAGS", "GROWING_NO_MEASURE", "STATUSES", "Cluster", "ClusterParams",
            "ClusterReport", "Issue", "cluster_cases"]
-_CACHE_SIZE = 8
+_CACHE_SIZE = 16  # 8 results, each under its version and its content
 # What a computation reports as it goes (the page names them): read the cases, group them,
 # describe the groups, lay out the map.
 STAGES = ("cluster_read", "cluster_group", "cluster_describe", "cluster_map")
@@ -102,7 +103,7 @@ class CaseInfo(CaseRow):
 class Cluster:
     """A labelled group of similar cases with its trend, escalation share and measures."""
 
-    id: int  # 1-based, largest first
+    id: int  # largest first from 1, unless the group kept its number across writes (ids.py)
     label: str
     keywords: tuple[str, ...]
     case_ids: tuple[str, ...]  # oldest first
@@ -155,13 +156,14 @@ class ClusterReport:
 
     def cluster_of(self, case_id: str) -> Cluster | None:
         info = self.cases.get(case_id)
-        return self.clusters[info.cluster - 1] if info else None
+        return next(c for c in self.clusters if c.id == info.cluster) if info else None
 
     def issue_of(self, case_id: str) -> Issue | None:
         info = self.cases.get(case_id)
         if info is None or info.issue is None:
             return None
-        return next(i for i in self.clusters[info.cluster - 1].issues if i.id == info.issue)
+        cluster = self.cluster_of(case_id)
+        return next(i for i in cluster.issues if i.id == info.issue) if cluster else None
 
     def flagged(self, flag: str) -> tuple[Cluster, ...]:
         return tuple(c for c in self.clusters if flag in c.flags)
@@ -239,7 +241,10 @@ def cluster_cases(kb: KnowledgeBase, filters: Filters | None = None,
                   params: ClusterParams | None = None,
                   progress: Progress | None = None) -> ClusterReport:
     """Cluster the cases `filters` select; cached per base version, filters and parameters.
-    `progress(done, total, stage)` hears of each stage (STAGES) of a computation."""
+    `progress(done, total, stage)` hears of each stage (STAGES) of a computation.
+
+    A write that left the selected cases as they were (a manual, a response, a case outside
+    the filters) reuses the result: it is cached by what it is computed from as well."""
     filters = filters or Filters()
     params = params or ClusterParams()
     path = Path(kb.layout.database).resolve()
@@ -250,24 +255,39 @@ def cluster_cases(kb: KnowledgeBase, filters: Filters | None = None,
             return _cache[key]
     tell = progress or (lambda done, total, stage: None)
     tell(0, len(STAGES), STAGES[0])
-    report = build_report(load_selection(path, filters), filters, params, tell)
+    selection = load_selection(path, filters)
+    content = (str(path), selection.digest(), filters, params)
+    with _cache_lock:
+        same = _cache.get(content)
+    if same is not None:
+        report = replace(same, state_version=selection.state_version)
+    else:  # numbered as the last computation of these filters numbered its groups
+        numbers, which = kb.layout.cluster_ids, selection_key(filters)
+        report = build_report(selection, filters, params, tell, load_numbers(numbers, which))
+        save_numbers(numbers, which, {i: c.cluster for i, c in report.cases.items()})
     with _cache_lock:
         _cache[(str(path), report.state_version, filters, params)] = report
+        _cache[content] = report
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     return report
 
 
 # ---- building the report ----
+@numeric_threads()  # one BLAS thread while the cores are busy (kb/clusters/method.py)
 def build_report(selection: Selection, filters: Filters, params: ClusterParams,
-                 progress: Progress | None = None) -> ClusterReport:
-    """Cluster a loaded selection and describe each cluster."""
+                 progress: Progress | None = None,
+                 previous: dict[str, int] | None = None) -> ClusterReport:
+    """Cluster a loaded selection and describe each cluster; a group that is still mostly
+    the same cases as one of `previous` ({case id: cluster number}) keeps its number."""
     started = time.perf_counter()
     tell = progress or (lambda done, total, stage: None)
     tell(1, len(STAGES), STAGES[1])
     rows, tokens = selection.rows, selection.tokens
     part = partition(selection.vectors, tokens, params.n_clusters, params.neighbours,
                      params.text_weight, params.max_clusters, params.seed)
+    labels, numbers = carried_numbers(part.labels, [r.id for r in rows], previous or {})
+    part = replace(part, labels=labels)  # 0..k-1 in the order of the numbers shown
     dates = [r.date for r in rows if r.date]
     # Trends count back from the reference date (stated on the page), else the newest case.
     end = params.reference or (max(dates) if dates else None)
@@ -275,19 +295,19 @@ def build_report(selection: Selection, filters: Filters, params: ClusterParams,
     k = int(part.labels.max()) + 1 if rows else 0
     tell(2, len(STAGES), STAGES[2])
     issue_of = subgroups(part.features, part.labels, seed=params.seed) if rows else part.labels
-    names = issue_names(part.labels, issue_of)
+    names = issue_names(part.labels, issue_of, numbers)
     issues = describe_issues(rows, tokens, issue_of, names, months, end,
                              params.recent_months, params.min_recurrences, params.recurrence_ratio)
     members = [np.flatnonzero(part.labels == c) for c in range(k)]
     keywords = class_keywords([token_counts(tokens, m) for m in members])
     clusters = tuple(
-        _describe_cluster(c, members[c], rows, part, keywords[c], months, params,
-                          tuple(i for i in issues if i.id.split(".")[0] == str(c + 1)))
+        _describe_cluster(int(numbers[c]), members[c], rows, part, keywords[c], months, params,
+                          tuple(i for i in issues if i.id.split(".")[0] == str(numbers[c])))
         for c in range(k))
     tell(3, len(STAGES), STAGES[3])
     drawn, coords = layout_2d(part.features, part.labels, params.map_points, params.seed)
     position = {int(i): (float(x), float(y)) for i, (x, y) in zip(drawn, coords, strict=True)}
-    cases = {row.id: CaseInfo(*(getattr(row, f) for f in _ROW_FIELDS), int(part.labels[n]) + 1,
+    cases = {row.id: CaseInfo(*(getattr(row, f) for f in _ROW_FIELDS), int(numbers[part.labels[n]]),
                               names.get(int(issue_of[n])), bool(part.outliers[n]),
                               *position.get(n, (None, None)))
              for n, row in enumerate(rows)}
@@ -297,7 +317,7 @@ def build_report(selection: Selection, filters: Filters, params: ClusterParams,
                          (time.perf_counter() - started) * 1000)
 
 
-def _describe_cluster(index: int, members: np.ndarray, rows: list[CaseRow], part: Partition,
+def _describe_cluster(number: int, members: np.ndarray, rows: list[CaseRow], part: Partition,
                       keywords: tuple[str, ...], months: tuple[str, ...], params: ClusterParams,
                       issues: tuple[Issue, ...]) -> Cluster:
     chosen = [rows[int(i)] for i in members]  # rows are sorted by date, so these are too
@@ -323,7 +343,7 @@ def _describe_cluster(index: int, members: np.ndarray, rows: list[CaseRow], part
     if trend_of(loose_recent, loose_previous) == "growing" or (trend == "growing" and not measures):
         flags.append(GROWING_NO_MEASURE)
     return Cluster(
-        id=index + 1, label=label_of(keywords), keywords=keywords,
+        id=number, label=label_of(keywords), keywords=keywords,
         case_ids=tuple(r.id for r in chosen), representatives=representatives,
         first_date=min(dates) if dates else None, last_date=max(dates) if dates else None,
         monthly=monthly, escalated_share=sum(known) / len(known) if known else None,

@@ -18,6 +18,8 @@ WRITE_LOCK = "write.lock"
 # Vectors an ingest embedded before it committed, so a killed one resumes (kb/storage/embed_cache.py).
 EMBED_CACHE = "embed-cache.sqlite3"
 BACKUP_MANIFEST = "backup.json"
+# The numbers the last clusterings gave their groups, so the next keeps them (kb/clusters/ids.py).
+CLUSTER_IDS = "cluster-ids.json"
 
 # Manifest keys holding the state version each FAISS file must reflect.
 CASES_KEY, DOCS_KEY = "vectors_version", "doc_vectors_version"
@@ -52,6 +54,10 @@ class Layout:
     @property
     def embed_cache(self) -> Path:
         return self.root / EMBED_CACHE
+
+    @property
+    def cluster_ids(self) -> Path:
+        return self.root / CLUSTER_IDS
 
 
 @dataclass(frozen=True)

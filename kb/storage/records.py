@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingest.masking import mask_text
+from ingest.case_form import NAME_FIELDS
+from ingest.masking import TOKENS, mask_text
 from ingest.values import scrub
 from kb.errors import KnowledgeBaseError
 from kb.settings import Settings
@@ -94,8 +95,9 @@ def _draft_key(token: str, owner: str) -> str:
 
 def _masked(values: dict[str, object]) -> dict[str, object]:
     """Drafts hold personal data as typed; store them masked like every case (and without
-    what SQLite cannot take, such as half a surrogate pair)."""
-    return {scrub(str(k)): mask_text(scrub(v))[0] if isinstance(v, str) else v
+    what SQLite cannot take, such as half a surrogate pair): a name field (受付者) whole."""
+    return {scrub(str(k)): (TOKENS["name"] if k in NAME_FIELDS and v.strip()
+                            else mask_text(scrub(v))[0]) if isinstance(v, str) else v
             for k, v in values.items()}
 
 

@@ -6,8 +6,10 @@ app's searches on the knowledge base's connection (WAL lets both read at once).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +42,16 @@ class Selection:
     tokens: list[list[str]]  # Sudachi tokens of the complaint text, stop words dropped
     unembedded: int  # selected cases without any vector, left out
     state_version: int
+
+    def digest(self) -> str:
+        """A hash of everything the clusters are computed from: equal digests, equal clusters,
+        whatever else a write changed (a manual, a response, another case's retirement)."""
+        blob = hashlib.sha256()
+        for row, tokens in zip(self.rows, self.tokens, strict=True):
+            blob.update(json.dumps([*astuple(row), tokens], ensure_ascii=False).encode())
+        blob.update(np.ascontiguousarray(self.vectors).tobytes())
+        blob.update(str(self.unembedded).encode())
+        return blob.hexdigest()
 
 
 def _connect(path: Path) -> sqlite3.Connection:

@@ -1,6 +1,6 @@
-"""Cases in Chromium (issue 15, items 17-18): 重要度 and 担当部署 from the form to the card and
-the case page, one status vocabulary, the case page by id from the menu, the way back to the
-results, and the case's change history."""
+"""Cases in Chromium (issue 15, items 17-18): 重要度, 担当部署 and 受付者 (masked as a name) from
+the form to the card and the case page, one status vocabulary, the case page by id from the
+menu, the way back to the results, and the case's change history."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ def _main(page):
     return page.locator("[data-testid='stMain']").first
 
 
-def test_severity_and_department_from_the_form_to_card_and_case_page(page, app_url: str) -> None:
+def test_severity_department_and_receiver_from_the_form_to_card_and_case_page(
+        page, app_url: str) -> None:
     page.goto(f"{app_url}/record")
     page.get_by_text("対応した事例を記録する").first.wait_for()
     main = _main(page)
@@ -30,6 +31,10 @@ def test_severity_and_department_from_the_form_to_card_and_case_page(page, app_u
     department.fill("品質保証部")
     department.press("Tab")
     wait_idle(page)
+    receiver = main.get_by_label("受付者", exact=True)
+    receiver.fill("佐藤花子")  # an employee's name: stored masked, like the ledgers' 担当者
+    receiver.press("Tab")
+    wait_idle(page)
     main.get_by_label("重要度", exact=True).click()
     page.get_by_role("option", name="高", exact=True).click()
     wait_idle(page)
@@ -41,13 +46,15 @@ def test_severity_and_department_from_the_form_to_card_and_case_page(page, app_u
     page.wait_for_url(f"**/case?id={case_id}")
     _main(page).get_by_text("重要度 高").first.wait_for()
     facts = _main(page).inner_text()
-    assert "担当部署 品質保証部" in facts and "対応中" in facts
+    assert "担当部署 品質保証部" in facts and "受付者 ＜氏名＞" in facts and "対応中" in facts
+    assert "佐藤花子" not in facts
 
     page.goto(f"{app_url}/search")
     search_for(page, COMPLAINT)
     card = _main(page).get_by_text(f"管理番号 {case_id}").first
     card.wait_for()
-    assert "重要度 高" in card.inner_text() and "担当部署 品質保証部" in card.inner_text()
+    facts = card.inner_text()
+    assert "重要度 高" in facts and "担当部署 品質保証部" in facts and "受付者 ＜氏名＞" in facts
 
 
 def test_ledger_statuses_read_in_the_apps_vocabulary(page, app_url: str) -> None:

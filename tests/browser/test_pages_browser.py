@@ -1,4 +1,5 @@
-"""Every page by its own URL in Chromium; what the record form says about required fields;
+"""Every page by its own URL in Chromium, an unknown one on the search page; what the record
+form says about required fields;
 the app's log stays free of file-watcher noise (issue 15, items 1, 2 and 8)."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import docs_screenshot, wait_idle
+from tests.browser.conftest import docs_screenshot, search_for, wait_idle
 
 # Each page's path and a heading only that page shows, in Japanese.
 PAGES = {"search": "クレーム事例検索", "record": "対応した事例を記録する",
@@ -41,6 +42,18 @@ def test_the_root_url_is_the_search_page_at_its_own_path(page, app_url: str) -> 
     page.get_by_role("link", name="事例を記録").click()
     page.get_by_text(PAGES["record"]).first.wait_for()
     page.wait_for_url("**/record*")
+
+
+@pytest.mark.parametrize("path", ["nosuchpage", "home", "%E6%A4%9C%E7%B4%A2"])  # 検索, encoded
+def test_an_unknown_page_path_opens_the_search_page_without_an_english_dialog(
+        page, app_url: str, path: str) -> None:
+    """Issue 15, item 1: a mistyped or old bookmark lands on the search, not on Streamlit's
+    English "Page not found" dialog."""
+    page.goto(f"{app_url}/{path}")
+    page.get_by_text(PAGES["search"]).first.wait_for()
+    page.wait_for_url("**/search")
+    _no_page_not_found(page)
+    search_for(page, "荷物が届かない")  # a working search page, not a dead end
 
 
 @pytest.mark.parametrize(("language", "note"), [("日本語", "* は必須項目です。"),
