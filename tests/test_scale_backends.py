@@ -219,17 +219,30 @@ def test_manuals_are_stored_found_replaced_and_deleted(base: KnowledgeBase,
     assert base.stats().cases == 8
 
 
-def test_what_the_server_backend_does_not_hold_yet_says_so(servers: str, ledger: Path,
-                                                         tmp_path: Path) -> None:
-    """Clusters are refused with a message, and no stray kb.sqlite3 appears."""
-    from kb import KnowledgeBaseError, cluster_cases
+def test_clusters_are_the_same_on_both_backends(request: pytest.FixtureRequest,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                tmp_path: Path) -> None:
+    """The similar-incident clusters read PostgreSQL as they read SQLite: the sample ledger
+    gives the same groups, labels and counts on both, and no stray kb.sqlite3 appears."""
+    from kb import cluster_cases
+    from tests.conftest import SAMPLE_LEDGER
 
-    with KnowledgeBase.open(tmp_path / "kb") as kb:
-        kb.ingest_ledger(ledger)
-        with pytest.raises(KnowledgeBaseError, match="not yet on KB_BACKEND=postgres"):
-            cluster_cases(kb)
-        assert kb.stats().cases == 8
-    assert not (tmp_path / "kb" / "kb.sqlite3").exists()
+    reports = {}
+    for name in ("sqlite", SERVER):
+        if name == SERVER:
+            use_servers(request, monkeypatch)
+        else:
+            monkeypatch.setenv("KB_BACKEND", "sqlite")
+        with KnowledgeBase.open(tmp_path / name) as kb:
+            kb.ingest_ledger(SAMPLE_LEDGER)
+            reports[name] = cluster_cases(kb)
+    assert not (tmp_path / SERVER / "kb.sqlite3").exists()
+    embedded, server = reports["sqlite"], reports[SERVER]
+    assert len(embedded.clusters) >= 5
+    assert {i: c.cluster for i, c in server.cases.items()} == \
+        {i: c.cluster for i, c in embedded.cases.items()}
+    assert [(c.label, c.case_ids, c.escalated_share, c.flags) for c in server.clusters] == \
+        [(c.label, c.case_ids, c.escalated_share, c.flags) for c in embedded.clusters]
 
 
 def _manifest(url: str) -> dict[str, str]:

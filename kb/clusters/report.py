@@ -247,7 +247,8 @@ def cluster_cases(kb: KnowledgeBase, filters: Filters | None = None,
     the filters) reuses the result: it is cached by what it is computed from as well."""
     filters = filters or Filters()
     params = params or ClusterParams()
-    path = Path(kb.layout.database).resolve()
+    # the SQLite file, or the PostgreSQL URL of a postgres+milvus base
+    path = getattr(kb.store, "url", None) or Path(kb.layout.database).resolve()
     key = (str(path), read_version(path), filters, params)
     with _cache_lock:
         if key in _cache:

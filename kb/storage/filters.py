@@ -38,4 +38,4 @@ class Filters:
         if self.escalated is not None:
             clauses.append(f"{alias}.escalated = ?")
             params.append(1 if self.escalated else 0)
-        return (" AND ".join(clauses) or "1"), params
+        return (" AND ".join(clauses) or "1 = 1"), params  # true in SQLite and PostgreSQL

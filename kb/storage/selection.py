@@ -1,7 +1,8 @@
-"""Reading the cases to cluster (the similar-incident views) straight from the SQLite file.
+"""Reading the cases to cluster (the similar-incident views) straight from the record store.
 
-Its own short-lived connection, so a long clustering read never shares a cursor with the
-app's searches on the knowledge base's connection (WAL lets both read at once).
+The SQLite file or the PostgreSQL database, through its own short-lived connection, so a
+long clustering read never shares a cursor with the app's searches on the knowledge base's
+connection (WAL, or PostgreSQL's snapshots, let both read at once).
 """
 
 from __future__ import annotations
@@ -54,38 +55,48 @@ class Selection:
         return blob.hexdigest()
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    if not path.exists():  # never create an empty file where a base is expected
-        raise KnowledgeBaseError(f"similar-incident clusters read the SQLite file {path}, which "
-                                 f"this base does not have (not yet on KB_BACKEND=postgres+milvus)")
-    db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+Source = Path | str  # the SQLite file, or the URL of a PostgreSQL base
+
+
+def _connect(source: Source) -> object:
+    """A connection of its own: to the SQLite file, or to PostgreSQL (kb/storage/postgres.py
+    takes the same statements)."""
+    if isinstance(source, str):
+        from kb.storage.postgres import PgConnection
+
+        return PgConnection(source)
+    if not source.exists():  # never create an empty file where a base is expected
+        raise KnowledgeBaseError(f"similar-incident clusters read the SQLite file {source}, "
+                                 "which this base does not have")
+    db = sqlite3.connect(source, timeout=30.0, isolation_level=None)
     db.execute("PRAGMA busy_timeout = 30000")
     return db
 
 
-def _version(db: sqlite3.Connection) -> int:
+def _version(db: object) -> int:
     row = db.execute("SELECT value FROM manifest WHERE key = 'state_version'").fetchone()
     return int(row[0]) if row else 0
 
 
-def read_version(path: Path) -> int:
+def read_version(source: Source) -> int:
     """The base's state version: it changes on every write, so it keys the cache."""
-    db = _connect(path)
+    db = _connect(source)
     try:
         return _version(db)
     finally:
         db.close()
 
 
-def load_selection(path: Path, filters: Filters) -> Selection:
+def load_selection(source: Source, filters: Filters) -> Selection:
     """One consistent snapshot of the selected cases, their vectors and tokens.
 
     Tokens come from the FTS5 rows our analyser wrote at ingest, so nothing is re-tokenised.
     """
     where, params = filters.sql("k")
-    db = _connect(path)
+    db = _connect(source)
     try:
-        db.execute("BEGIN")
+        db.execute("BEGIN" if not isinstance(source, str) else
+                   "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")  # one snapshot
         version = _version(db)
         cases = db.execute(
             f"SELECT k.id, k.date, k.title, k.content, k.product, k.category, k.escalated, "
