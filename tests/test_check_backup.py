@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from kb import KnowledgeBase
@@ -136,3 +137,19 @@ def test_restore_refuses_a_damaged_backup(kb: KnowledgeBase, tmp_path: Path) -> 
     code, out = run("restore", str(tmp_path / "bk"), str(tmp_path / "new"))
     assert code == 1 and "does not match the checksum" in out
     assert not (tmp_path / "new" / "kb.sqlite3").exists()
+
+
+def test_backup_on_the_server_backend_says_what_to_use(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """kb backup/restore copy the SQLite file; on postgres+milvus they point at pg_dump and
+    kb migrate instead of "no knowledge base" (no server is needed to say so)."""
+    monkeypatch.setenv("KB_BACKEND", "postgres+milvus")
+    monkeypatch.setenv("KB_POSTGRES_URL", "postgresql://kb@127.0.0.1:1/kb")
+    monkeypatch.setenv("KB_MILVUS_URI", "http://127.0.0.1:1")
+    (tmp_path / "saved").mkdir()
+    for args in (["backup", str(tmp_path / "copy")],
+                 ["restore", str(tmp_path / "saved"), str(tmp_path / "kb")]):
+        result = CliRunner().invoke(main, ["--index", str(tmp_path / "kb"), *args])
+        assert result.exit_code != 0, result.output
+        assert "pg_dump" in result.output and "kb migrate --to sqlite" in result.output, args
+    assert not (tmp_path / "copy").exists() and not (tmp_path / "kb").exists()

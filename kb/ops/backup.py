@@ -20,6 +20,7 @@ from pathlib import Path
 from kb.errors import BackupError
 from kb.index.faiss import file_version
 from kb.ops.check import CheckReport, check_base
+from kb.settings import Settings
 from kb.storage.database import manifest_of
 from kb.storage.layout import BACKUP_MANIFEST as MANIFEST_NAME
 from kb.storage.layout import DATABASE, DERIVED_FILES, WRITE_LOCK
@@ -69,8 +70,18 @@ def _empty_or_missing(directory: Path) -> bool:
     return not directory.exists() or not any(directory.iterdir())
 
 
+def _embedded_only(command: str) -> None:
+    """kb backup/restore copy the SQLite file: on the server backend, say what to use instead."""
+    if Settings.from_env().backend != "sqlite":
+        raise BackupError(f"{command} はこの端末の組み込みナレッジベース用です / {command} copies an "
+                          "embedded base; on KB_BACKEND=postgres+milvus back up PostgreSQL with "
+                          "pg_dump (then `kb check` rebuilds Milvus from it), or copy it out "
+                          "with `kb migrate --to sqlite --index DIR`")
+
+
 def backup(root: Path, target: Path) -> BackupManifest:
     """Copy the base at `root` into the empty (or new) directory `target`."""
+    _embedded_only("kb backup")
     database = root / DATABASE
     if not database.exists():
         raise BackupError(f"ナレッジベースがありません / no knowledge base at {root}")
@@ -125,6 +136,7 @@ def read_manifest(source: Path) -> BackupManifest:
 
 def restore(source: Path, root: Path, force: bool = False) -> tuple[BackupManifest, CheckReport]:
     """Restore the backup in `source` as the base at `root`; then check (and rebuild FAISS)."""
+    _embedded_only("kb restore")
     record = read_manifest(source)
     present = {p.name for p in root.iterdir()} - {WRITE_LOCK} if root.exists() else set()
     if present and not force:
