@@ -172,3 +172,27 @@ def test_jaquad_hybrid_not_below_either_half(tmp_path: Path,
     # JSTS (-0.002), where 0.4 won JaQuAD by 0.0005 and lost JSTS by 0.011 (BENCHMARKS.md).
     assert ndcg["hybrid"] >= max(ndcg["dense"], ndcg["lexical"]) - 0.005, ndcg
     assert ndcg["hybrid"] > min(ndcg["dense"], ndcg["lexical"]) + 0.15, ndcg
+
+
+def test_pseudo_queries_stay_small_on_a_large_base() -> None:
+    """100k labelled cases in a dozen categories: only the 300 held-out cases get relevant
+    sets. Made for every case, they held ~10^9 entries and a 100k ingest ran out of 24 GB
+    in calibration; now the peak is ~200 MB, 300 sets of a label's other members."""
+    import tracemalloc
+
+    from kb.search.calibration import MAX_QUERIES, pseudo_queries
+
+    rows = [(f"C{n:06d}", f"分類{n % 12}", f"商品{n % 40}", "") for n in range(100_000)]
+    definitions = label_definitions(rows)
+    assert set(definitions) == {"category+product", "category", "product"}
+    tracemalloc.start()
+    try:
+        queries, relevant = pseudo_queries(definitions)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(queries) == MAX_QUERIES
+    assert peak < 400 * 2**20, f"{peak / 2**20:.0f} MB"  # was tens of GB
+    first = queries[0]  # still every other case of its label
+    assert relevant["category"][first] == {r[0] for r in rows
+                                           if r[1] == definitions["category"][first][0]} - {first}

@@ -104,18 +104,21 @@ def _same_groups(a: Labels, b: Labels | None) -> bool:
 def pseudo_queries(definitions: dict[str, Labels], seed: int = 13,
                    limit: int = MAX_QUERIES) -> tuple[list[str], dict[str, dict[str, set[str]]]]:
     """Held-out cases (a seeded sample of those with a same-label partner under some
-    definition) and, per definition, each one's relevant cases (the others of its label)."""
+    definition) and, per definition, each one's relevant cases (the others of its label).
+
+    Relevant sets are made for the sampled queries only: made for every case, a base of
+    100k cases in a dozen categories held ~10^9 set entries and ingest ran out of memory."""
     members: dict[str, dict[tuple[str, ...], set[str]]] = {}
     for name, labels in definitions.items():
         for case_id, label in labels.items():
             members.setdefault(name, {}).setdefault(label, set()).add(case_id)
-    relevant = {name: {c: members[name][label] - {c} for c, label in labels.items()
-                       if len(members[name][label]) >= 2}
-                for name, labels in definitions.items()}
-    pool = sorted({c for rel in relevant.values() for c in rel})
+    pool = sorted({c for name, labels in definitions.items() for c, label in labels.items()
+                   if len(members[name][label]) >= 2})
     queries = random.Random(seed).sample(pool, min(limit, len(pool)))
-    return queries, {name: {q: rel[q] for q in queries if q in rel}
-                     for name, rel in relevant.items()}
+    relevant = {name: {q: members[name][labels[q]] - {q} for q in queries
+                       if q in labels and len(members[name][labels[q]]) >= 2}
+                for name, labels in definitions.items()}
+    return queries, relevant
 
 
 def pseudo_pools(store: Store, index: VectorBackend, lexical: LexicalBackend,
