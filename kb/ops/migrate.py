@@ -121,7 +121,9 @@ def migrate_to_sqlite(root: Path) -> MigrateReport:
             return _copy_back(source, target)
         except BaseException:
             target.close()
-            layout.database.unlink(missing_ok=True)  # nothing half-copied is left to open
+            for leftover in (layout.database, *(layout.database.with_name(
+                    layout.database.name + end) for end in ("-wal", "-shm"))):
+                leftover.unlink(missing_ok=True)  # nothing half-copied is left to open
             raise
         finally:
             target.close()
