@@ -71,8 +71,8 @@ class MilvusIndexes:
     def reset(self, dim: int) -> None:
         """Forget the loaded indexes (after a re-embedding with another model)."""
         self.dim = dim
-        self.dense = MilvusVectors(self.client, f"{self.prefix}_dense", dim)
-        self.lex = MilvusLexical(self.client, f"{self.prefix}_lex")
+        self.dense = MilvusVectors(self.client, f"{self.prefix}_dense", dim, store=self.store)
+        self.lex = MilvusLexical(self.client, f"{self.prefix}_lex", store=self.store)
         self.documents = DerivedIndex(self.layout.doc_vectors, dim, self.docs.iter_vectors,
                                       self.writer)
         self.cases = _Version()

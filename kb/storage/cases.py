@@ -177,6 +177,24 @@ class Store(Database):
                 out[cid] = (case_id, kind, text)
         return out
 
+    def case_of(self, chunk_ids: list[int]) -> dict[int, str]:
+        """chunk id -> case id (ids no longer stored left out)."""
+        out: dict[int, str] = {}
+        for part in batches([int(i) for i in chunk_ids]):
+            out.update(self.db.execute(
+                f"SELECT id, case_id FROM chunks WHERE id IN ({marks(len(part))})", part))
+        return out
+
+    def vectors_of(self, chunk_ids: list[int]) -> dict[int, np.ndarray]:
+        """chunk id -> its stored vector (chunks without one, or no longer stored, left out)."""
+        out: dict[int, np.ndarray] = {}
+        for part in batches([int(i) for i in chunk_ids]):
+            for cid, blob in self.db.execute(
+                    f"SELECT id, vector FROM chunks WHERE vector IS NOT NULL AND id IN "
+                    f"({marks(len(part))})", part):
+                out[int(cid)] = np.frombuffer(blob, dtype=np.float32)
+        return out
+
     def chunks_of(self, case_ids: list[str], with_vector: bool = False) -> dict[str, list[int]]:
         """case id -> its chunk ids (only embedded ones if `with_vector`)."""
         out: dict[str, list[int]] = {}
