@@ -86,7 +86,7 @@ def test_admin_log_names_actions_files_and_japan_time(tmp_path: Path,
     assert list(log["対象"])[-1] == "苦情台帳2024.csv"
     assert list(log["件数"])[-1].startswith("新規 8")
     assert all(t.endswith(" JST") for t in log["日時（日本時間）"])
-    options = at.selectbox(key="audit_action").options
+    options = at.selectbox(key="audit_action_ja").options
     assert "事例の廃止" in options and "事例の復元" in options and "ingest_ledger" not in options
-    at.selectbox(key="audit_action").select("retire_cases").run()
+    at.selectbox(key="audit_action_ja").select("retire_cases").run()
     assert list(at.dataframe[0].value["操作"]) == ["事例の廃止"]

@@ -8,7 +8,7 @@ import streamlit as st
 from kb import AuditEvent, KnowledgeBase, Settings
 from ui import auth, messages
 from ui.auth import acting_as, require_manager
-from ui.i18n import tr
+from ui.i18n import lang, tr
 from ui.progress import progress_bar
 
 TEXT: dict[str, tuple[str, str]] = {
@@ -95,8 +95,9 @@ def render(kb: KnowledgeBase) -> None:
     left, right = st.columns(2)
     limit = left.number_input(tr(TEXT, "limit"), 1, 10000, 200, key="audit_limit")
     labels = {"": tr(TEXT, "all"), **{a: messages.action(a) for a in ACTIONS}}
+    # keyed by language: a kept key kept the other language's label of the chosen option
     action = right.selectbox(tr(TEXT, "action"), list(labels), format_func=labels.__getitem__,
-                             key="audit_action")
+                             key=f"audit_action_{lang()}")
     events = kb.audit_events(int(limit), action or None)
     if events:
         st.dataframe(_table(events), hide_index=True, width="stretch")

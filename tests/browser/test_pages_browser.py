@@ -99,4 +99,8 @@ def test_admin_page_names_actions_in_the_staffs_language(page, app_url: str) -> 
     page.get_by_text("English", exact=True).click()
     page.get_by_text("Admin and audit log").first.wait_for()
     wait_idle(page)
+    chosen = page.locator("[data-testid='stSelectbox']").filter(has_text="Action").first
+    shown = chosen.locator("input").first.input_value() if chosen.locator("input").count() \
+        else chosen.text_content()
+    assert shown == "All", shown
     docs_screenshot(page, "admin-en")
