@@ -10,6 +10,10 @@ data size plus the cap, parses, and sends its result back pickled through a pipe
 RLIMIT_AS would count from the address space instead, which already holds the malloc
 arenas' reserved but unused 64 MB: a child could use that much past the cap unnoticed.
 Elsewhere (macOS, Windows) the file is parsed in this process, as before.
+
+The cap counts new mappings only: heap this process had already freed (a long-lived app
+after big work) can be reused by the child on top of it. So the cap is exact for `kb
+ingest` and bounded by the app's own earlier peak in the app: a safety net, not a quota.
 """
 
 from __future__ import annotations

@@ -67,8 +67,11 @@ def test_ledger_statuses_read_in_the_apps_vocabulary(page, app_url: str) -> None
 
 def test_case_page_from_the_menu_back_to_results_and_its_history(page, app_url: str) -> None:
     search_for(page, "荷物が届かない")
+    wait_idle(page)  # every card drawn: under load the first link was read mid-run
     first_id = re.search(r"管理番号 (C-\S+)", _main(page).inner_text()).group(1)
-    page.get_by_role("link", name="詳細・編集").first.click()
+    opener = _main(page).locator(f"a[href*='case?id={first_id}']").first
+    expect(opener).to_have_text(re.compile("詳細・編集"))  # the first card's own link
+    opener.click()
     page.wait_for_url(f"**/case?id={first_id}")
     page.get_by_text("変更履歴").wait_for()
     page.get_by_text("この事例の変更は記録されていません").wait_for()
