@@ -351,6 +351,26 @@ def test_migrate_copies_without_re_embedding_and_check_repairs_milvus(
 
 
 
+def test_check_compares_the_vectors_milvus_itself_holds(servers: str, ledger: Path,
+                                                        tmp_path: Path) -> None:
+    """Searches read candidates' vectors from PostgreSQL, so only `kb check` looks at what
+    Milvus holds: vectors changed inside Milvus are found, and repaired from PostgreSQL."""
+    from dataclasses import replace
+
+    from kb import check_base
+    from kb.index.milvus_sync import to_row
+
+    with KnowledgeBase.open(tmp_path / "kb") as kb:
+        kb.ingest_ledger(ledger)
+        ids = kb.indexes.dense.ids().tolist()
+        rows = [to_row(r) for r in kb.store.index_rows(ids)]
+        kb.indexes.dense.put([replace(r, vector=-r.vector) for r in rows])  # Milvus alone
+    report = check_base(tmp_path / "kb", repair=False)
+    assert not report.consistent and "sampled vectors differ" in str(report.to_dict())
+    assert check_base(tmp_path / "kb", repair=True).consistent
+    assert check_base(tmp_path / "kb", repair=False).consistent
+
+
 def test_migrate_back_to_sqlite_keeps_what_the_servers_hold(
         servers: str, ledger: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`kb migrate --to sqlite`: a case recorded on the servers, the feedback and the vectors

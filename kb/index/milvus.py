@@ -203,13 +203,19 @@ class MilvusVectors(_Collection):
                 np.asarray([h["id"] for h in hits], np.int64))
 
     def vectors_for(self, ids: list[int]) -> np.ndarray:
-        """The stored vectors of these chunk ids, in the order asked."""
+        """The stored vectors of these chunk ids, in the order asked: from the record store
+        when there is one (a chunk removed since Milvus returned it scores 0), else Milvus's."""
+        if self.store is None or not len(ids):
+            return self.held_vectors(ids)
+        stored = self.store.vectors_of([int(i) for i in ids])
+        missing_vector = np.zeros(self.dim, dtype=np.float32)
+        return np.asarray([stored.get(int(i), missing_vector) for i in ids], np.float32)
+
+    def held_vectors(self, ids: list[int]) -> np.ndarray:
+        """The vectors Milvus itself holds for these chunk ids, in the order asked (kb check
+        compares them with PostgreSQL's)."""
         if not len(ids):
             return np.zeros((0, self.dim), dtype=np.float32)
-        if self.store is not None:  # a chunk removed since Milvus returned it scores 0
-            stored = self.store.vectors_of([int(i) for i in ids])
-            missing_vector = np.zeros(self.dim, dtype=np.float32)
-            return np.asarray([stored.get(int(i), missing_vector) for i in ids], np.float32)
         found: dict[int, list[float]] = {}
         wanted = list(dict.fromkeys(int(i) for i in ids))
         for start in range(0, len(wanted), _IDS_PER_EXPR):

@@ -80,7 +80,7 @@ def _disagreements(store: PgStore, indexes: MilvusIndexes) -> list[str]:
     sample = random.Random(0).sample(ids, min(SPOT_CHECKS, len(ids)))
     if sample and not problems:
         stored = {int(r[0]): np.frombuffer(r[3], np.float32) for r in store.index_rows(sample)}
-        held = indexes.dense.vectors_for(sample)
+        held = indexes.dense.held_vectors(sample)  # Milvus's own, not PostgreSQL's
         if not all(np.array_equal(stored[i], v) for i, v in zip(sample, held, strict=True)):
             problems.append("dense: sampled vectors differ from PostgreSQL's")
     return problems
