@@ -25,8 +25,8 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("Query", "load_qrels", "load_queries", "mean_metrics"), "kb.search.evaluate"),
     **dict.fromkeys(("match_spans", "tokens"), "kb.index.analyser"),
     **dict.fromkeys(("DEFAULT_MODEL",), "kb.embeddings"),
-    **dict.fromkeys(("AuditEvent", "acting_as", "default_actor", "set_actor"),
-                    "kb.storage.audit"),
+    **dict.fromkeys(("AuditEvent", "acting_as", "changed_fields", "default_actor", "fields_in",
+                     "set_actor"), "kb.storage.audit"),
     **dict.fromkeys(("DocumentInfo",), "kb.storage.documents"),
     **dict.fromkeys(("is_draft_token", "new_draft_token"), "kb.storage.records"),
     **dict.fromkeys(("EXPORT_FORMATS", "export", "table"), "kb.outputs.export"),
@@ -98,7 +98,14 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from kb.search.fusion import DEFAULT_FUSION, FUSIONS
     from kb.search.results import MODES, CaseHit, PassageHit, SearchMode, SearchResult
     from kb.settings import Settings, resolve_index_dir
-    from kb.storage.audit import AuditEvent, acting_as, default_actor, set_actor
+    from kb.storage.audit import (
+        AuditEvent,
+        acting_as,
+        changed_fields,
+        default_actor,
+        fields_in,
+        set_actor,
+    )
     from kb.storage.documents import DocumentInfo
     from kb.storage.filters import Filters
     from kb.storage.records import is_draft_token, new_draft_token

@@ -12,10 +12,9 @@ import pytest
 from ingest.case_form import case_from_form, metadata_value
 from ingest.ledger import read_ledger
 from ingest.values import status_of
-from kb import KnowledgeBase, new_draft_token
+from kb import KnowledgeBase, changed_fields, new_draft_token
 from kb.outputs.export import table
 from tests.conftest import HEADERS, ROWS, write_ledger
-from ui.history import changes_detail
 
 FORM = {"date": dt.date(2025, 6, 1), "time": None, "escalated": None, "content": "水漏れがする",
         "status": "完了", "response": "交換した", "severity": "高", "department": "品質保証部"}
@@ -93,7 +92,7 @@ def test_case_history_names_who_changed_which_field(tmp_path: Path, ledger: Path
         after = dataclasses.replace(before, prevention="出荷日を前日に連絡する",
                                     metadata={**before.metadata, "担当部署": "物流二課"})
         with acting_as("staff (app)"):
-            kb.ingest_cases([after], detail=changes_detail(before, after))
+            kb.ingest_cases([after], detail=changed_fields(before, after))
             kb.retire_cases(["T-002"])
         history = kb.audit_events(case_id="T-002")
         assert [(e.actor, e.action) for e in history] == [("staff (app)", "retire_cases"),

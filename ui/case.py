@@ -11,7 +11,7 @@ import streamlit as st
 from ingest.case_form import METADATA_FIELDS, case_from_form, metadata_column
 from ingest.records import Case
 from ingest.values import status_of
-from kb import KnowledgeBase
+from kb import KnowledgeBase, changed_fields
 from ui import case_fields, history
 from ui.auth import acting_as, require_manager
 from ui.case_fields import case_facts
@@ -79,7 +79,7 @@ def _edit(kb: KnowledgeBase, case: Case) -> None:
                 st.info(tr(TEXT, "unchanged"))
                 return
             with acting_as(history.staff_actor()):
-                kb.ingest_cases([edited], detail=history.changes_detail(case, edited))
+                kb.ingest_cases([edited], detail=changed_fields(case, edited))
             warm_clusters(kb)
             st.session_state["case_message"] = tr(TEXT, "saved")
             st.rerun()

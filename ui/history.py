@@ -4,13 +4,10 @@ recorded as."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pandas as pd
 import streamlit as st
 
-from ingest.records import Case
-from kb import KnowledgeBase
+from kb import KnowledgeBase, fields_in
 from ui import messages, nav
 from ui.auth import current_manager, open_mode
 from ui.i18n import field_label, tr
@@ -26,7 +23,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "col_fields": ("変更した項目", "Fields changed"),
 }
 LAST_QUERY = "search_last_query"  # set by the search page (ui/search.py)
-_PREFIX = "fields: "
 
 
 def staff_actor() -> str:
@@ -44,22 +40,9 @@ def back_to_results() -> None:
         nav.link("search", tr(TEXT, "back", query=short))
 
 
-def changes_detail(before: Case, after: Case) -> str:
-    """'fields: prevention, 担当部署' for the audit log: the fields an edit changed (an extra
-    column by its own name)."""
-    names = [f.name for f in dataclasses.fields(Case)
-             if f.name not in ("metadata", "source") and getattr(before, f.name) != getattr(after, f.name)]
-    keys = sorted(set(before.metadata) | set(after.metadata))
-    names += [k for k in keys if before.metadata.get(k) != after.metadata.get(k)]
-    return _PREFIX + ", ".join(names) if names else ""
-
-
 def _fields(detail: str) -> str:
-    if not detail.startswith(_PREFIX):
-        return ""
-    names = [n.strip() for n in detail.removeprefix(_PREFIX).split(",") if n.strip()]
     sep = ", " if st.session_state.get("lang") == "en" else "、"
-    return sep.join(_label(n) for n in names)
+    return sep.join(_label(n) for n in fields_in(detail))
 
 
 def _label(name: str) -> str:

@@ -15,7 +15,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from kb.settings import Settings
 from kb.storage.database import Database
@@ -113,3 +113,26 @@ def events_for(db: sqlite3.Connection, name: str, limit: int = 50) -> list[Audit
     out = [AuditEvent(r[0], r[1], r[2], r[3], r[4], json.loads(r[5] or "{}"), r[6]) for r in rows
            if name in (part.strip() for part in r[4].replace("…", ",").split(","))]
     return out[:limit]
+
+
+# ---- which fields an edit changed: written into the event's detail, read back by the case
+# page's history (one format, kept here beside the log it is written into) ----
+_FIELDS = "fields: "
+
+
+def changed_fields(before: object, after: object) -> str:
+    """'fields: prevention, 担当部署' for an edit of one case (Case before and after): its
+    changed fields, an extra column by its own name; '' when nothing changed."""
+    names = [f.name for f in fields(before)
+             if f.name not in ("metadata", "source")
+             and getattr(before, f.name) != getattr(after, f.name)]
+    keys = sorted(set(before.metadata) | set(after.metadata))
+    names += [k for k in keys if before.metadata.get(k) != after.metadata.get(k)]
+    return _FIELDS + ", ".join(names) if names else ""
+
+
+def fields_in(detail: str) -> list[str]:
+    """The field names a `changed_fields` detail lists ([] for any other detail)."""
+    if not detail.startswith(_FIELDS):
+        return []
+    return [n.strip() for n in detail.removeprefix(_FIELDS).split(",") if n.strip()]
