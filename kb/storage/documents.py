@@ -105,16 +105,19 @@ class DocumentStore:
     def insert_passage(self, document_id: str, order: int, text: str, page_start: int | None,
                      page_end: int | None, heading_path: tuple[str, ...], text_hash: str,
                      vector: np.ndarray, heading_tokens: str, body_tokens: str) -> int:
-        cursor = self.db.execute(
+        chunk_id = self._insert_returning_id(
             "INSERT INTO doc_chunks (document_id, ord, text, page_start, page_end, heading_path, "
             "text_hash, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (document_id, order, text, page_start, page_end,
              json.dumps(list(heading_path), ensure_ascii=False), text_hash,
              np.asarray(vector, np.float32).tobytes()))
-        chunk_id = int(cursor.lastrowid)
         self.db.execute("INSERT INTO doc_chunks_fts (rowid, heading, body) VALUES (?, ?, ?)",
                         (chunk_id, heading_tokens, body_tokens))
         return chunk_id
+
+    def _insert_returning_id(self, sql: str, params: tuple) -> int:
+        """Run one INSERT and return the new row's id (PostgreSQL: from RETURNING)."""
+        return int(self.db.execute(sql, params).lastrowid)
 
     def vectors_by_hash(self, hashes: list[str]) -> dict[str, bytes]:
         return vectors_by_hash(self.db, "doc_chunks", hashes)

@@ -11,7 +11,6 @@ PostgreSQL advisory lock instead of `write.lock`. Each write is still one transa
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections.abc import Iterator, Sequence
@@ -370,18 +369,8 @@ class PgDocumentStore(DocumentStore):
             "needs_ocr_pages = excluded.needs_ocr_pages, updated_at = excluded.updated_at",
             {**info, "content": content, "now": now})
 
-    def insert_passage(self, document_id: str, order: int, text: str, page_start: int | None,
-                       page_end: int | None, heading_path: tuple[str, ...], text_hash: str,
-                       vector: np.ndarray, heading_tokens: str, body_tokens: str) -> int:
-        chunk_id = int(self.db.execute(
-            "INSERT INTO doc_chunks (document_id, ord, text, page_start, page_end, heading_path, "
-            "text_hash, vector) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (document_id, order, text, page_start, page_end,
-             json.dumps(list(heading_path), ensure_ascii=False), text_hash,
-             np.asarray(vector, np.float32).tobytes())).fetchone()[0])
-        self.db.execute("INSERT INTO doc_chunks_fts (rowid, heading, body) VALUES (?, ?, ?)",
-                        (chunk_id, heading_tokens, body_tokens))
-        return chunk_id
+    def _insert_returning_id(self, sql: str, params: tuple) -> int:
+        return int(self.db.execute(sql + " RETURNING id", params).fetchone()[0])
 
     def lexical_version(self) -> tuple[int, ...]:
         """Changes whenever a passage is added, removed or retokenised (the in-memory BM25's key)."""
